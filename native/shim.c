@@ -1,0 +1,535 @@
+/*
+ * uring-connect native shim: batched TCP/unix connects over io_uring.
+ *
+ * Compiled at import by bun:ffi's `cc` (TinyCC) against liburing, or by gcc
+ * for the sanitizer build. Every export works on a batch: JS fills shared
+ * typed arrays, makes one call, and reads the results back. No export sets
+ * errno, prints or exits: each returns a count >= 0 or -errno.
+ *
+ * Shared memory, owned by JS and registered at uc_ring_open (it must stay
+ * alive until uc_ring_close returns):
+ *
+ *   slots: int32[capacity * UC_SLOT_WORDS]
+ *     +0 family       AF_INET | AF_INET6 | AF_UNIX
+ *     +1 addrlen      bytes of the peer sockaddr
+ *     +2 local_len    bytes of the local sockaddr to bind, 0 = none
+ *     +3 flags        UC_F_* below
+ *     +4 timeout_ms   linked timeout, 0 = none
+ *     +5 generation   bumped by JS each time the slot is reused
+ *     +6 fd           written here; -1 once closed by the shim
+ *     +7 result       0, or -errno when the socket could not be prepared
+ *
+ *   addrs: uint8[capacity * UC_ADDR_BYTES]
+ *     [0, 128)   peer sockaddr     [128, 256)   local sockaddr
+ *
+ *   completions: int32[max * 3] written by uc_reap: slot, generation, res
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <liburing.h>
+
+#define UC_SLOT_WORDS 8
+#define UC_ADDR_BYTES 256
+#define UC_LOCAL_OFFSET 128
+
+enum {
+	UC_S_FAMILY,
+	UC_S_ADDRLEN,
+	UC_S_LOCAL_LEN,
+	UC_S_FLAGS,
+	UC_S_TIMEOUT_MS,
+	UC_S_GENERATION,
+	UC_S_FD,
+	UC_S_RESULT
+};
+
+#define UC_F_NODELAY 1         /* TCP_NODELAY */
+#define UC_F_BIND_NO_PORT 2    /* IP_BIND_ADDRESS_NO_PORT before bind */
+#define UC_F_KEEPALIVE 4       /* SO_KEEPALIVE */
+
+/* Optional setup flags JS may allow (tests switch them off to prove the
+ * degraded paths an older kernel takes). */
+#define UC_OPT_SUBMIT_ALL 1
+#define UC_OPT_SINGLE_ISSUER 2
+#define UC_OPT_CQSIZE 4
+
+/* user_data: low 32 bits slot, next 31 bits generation, top bit marks the
+ * shim's own SQEs (link timeouts, cancels) whose CQEs JS never sees. */
+#define UC_INTERNAL (1ULL << 63)
+
+/* Opcodes the shim uses, all checked by the probe. */
+#define UC_OPS_REQUIRED 3
+static const int uc_required_ops[UC_OPS_REQUIRED] = {
+	IORING_OP_CONNECT, IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL
+};
+
+struct uc_ring {
+	struct io_uring ring;
+	int32_t *slots;
+	uint8_t *addrs;
+	uint32_t capacity;
+	struct __kernel_timespec *timeouts; /* per slot, read by the kernel at submit */
+	unsigned setup_flags;
+	int efd;
+	pthread_t waker;
+	int waker_running;
+	volatile int stopping;
+	volatile int wake_pending; /* 1 while a wake-up is queued and not yet reaped */
+	void (*wake)(int32_t id);
+	int32_t wake_id;
+};
+
+/* Atomic exchange: `xchg` with a memory operand is locked and a full fence. */
+static inline int uc_xchg(volatile int *p, int v)
+{
+	__asm__ __volatile__("xchgl %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+	return v;
+}
+
+static inline uint64_t uc_user_data(uint32_t slot, int32_t generation)
+{
+	return ((uint64_t)(generation & 0x7fffffff) << 32) | slot;
+}
+
+static unsigned uc_pow2_at_least(unsigned n)
+{
+	unsigned p = 1;
+	while (p < n && p < (1u << 20))
+		p <<= 1;
+	return p;
+}
+
+/*
+ * uc_ring_open - create a ring for up to `capacity` slots
+ *   entries: SQ size hint (clamped by the kernel); capacity: slots in the
+ *   shared arrays; slots/addrs: shared arrays described at the top;
+ *   allow: UC_OPT_* setup flags to try; err: int32[2] out.
+ * RETURNS the ring handle, or NULL with err[0] = -errno and err[1] = stage
+ *   (1 io_uring_setup, 2 probe, 3 missing opcode (err[0] = opcode), 4 memory).
+ * NOTES tries the best flags first and retries with fewer on EINVAL, so an
+ *   older kernel gets a working ring without the newer flags.
+ */
+struct uc_ring *uc_ring_open(uint32_t entries, uint32_t capacity, int32_t *slots,
+			     uint8_t *addrs, uint32_t allow, int32_t *err)
+{
+	struct uc_ring *r;
+	struct io_uring_params p;
+	struct io_uring_probe *probe;
+	unsigned wanted[3];
+	int i, ret = -EINVAL;
+
+	err[0] = 0;
+	err[1] = 0;
+	if (!slots || !addrs || capacity == 0 || entries == 0) {
+		err[0] = -EINVAL;
+		err[1] = 4;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r)
+		r->timeouts = calloc(capacity, sizeof(*r->timeouts));
+	if (!r || !r->timeouts) {
+		free(r);
+		err[0] = -ENOMEM;
+		err[1] = 4;
+		return NULL;
+	}
+	r->slots = slots;
+	r->addrs = addrs;
+	r->capacity = capacity;
+	r->efd = -1;
+
+	wanted[0] = IORING_SETUP_CLAMP;
+	if (allow & UC_OPT_CQSIZE)
+		wanted[0] |= IORING_SETUP_CQSIZE;
+	if (allow & UC_OPT_SUBMIT_ALL)
+		wanted[0] |= IORING_SETUP_SUBMIT_ALL;
+	if (allow & UC_OPT_SINGLE_ISSUER)
+		wanted[0] |= IORING_SETUP_SINGLE_ISSUER;
+	wanted[1] = wanted[0] & ~IORING_SETUP_SINGLE_ISSUER;
+	wanted[2] = wanted[1] & ~IORING_SETUP_SUBMIT_ALL;
+	for (i = 0; i < 3; i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = wanted[i];
+		/* Each connect may post two CQEs (connect + linked timeout) and a
+		 * cancel a third: size the CQ so it does not overflow in practice. */
+		p.cq_entries = uc_pow2_at_least(capacity * 4);
+		ret = io_uring_queue_init_params(entries, &r->ring, &p);
+		if (ret != -EINVAL)
+			break;
+	}
+	if (ret < 0) {
+		err[0] = ret;
+		err[1] = 1;
+		goto fail;
+	}
+	r->setup_flags = p.flags;
+
+	probe = io_uring_get_probe_ring(&r->ring);
+	if (!probe) {
+		err[0] = -ENOSYS;
+		err[1] = 2;
+		goto fail_ring;
+	}
+	for (i = 0; i < UC_OPS_REQUIRED; i++) {
+		if (!io_uring_opcode_supported(probe, uc_required_ops[i])) {
+			err[0] = uc_required_ops[i];
+			err[1] = 3;
+			io_uring_free_probe(probe);
+			goto fail_ring;
+		}
+	}
+	io_uring_free_probe(probe);
+	return r;
+
+fail_ring:
+	io_uring_queue_exit(&r->ring);
+fail:
+	free(r->timeouts);
+	free(r);
+	return NULL;
+}
+
+/*
+ * uc_ring_info - describe the ring for diagnostics and tests
+ *   out: int32[4] = sq entries, cq entries, setup flags, kernel features.
+ * RETURNS 4.
+ */
+int uc_ring_info(struct uc_ring *r, int32_t *out)
+{
+	out[0] = (int32_t)r->ring.sq.ring_entries;
+	out[1] = (int32_t)r->ring.cq.ring_entries;
+	out[2] = (int32_t)r->setup_flags;
+	out[3] = (int32_t)r->ring.features;
+	return 4;
+}
+
+static int uc_set_int(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value)) ? -errno : 0;
+}
+
+/* Create and configure the socket for one slot. Returns the fd or -errno. */
+static int uc_open_socket(struct uc_ring *r, uint32_t slot)
+{
+	int32_t *s = r->slots + (size_t)slot * UC_SLOT_WORDS;
+	uint8_t *a = r->addrs + (size_t)slot * UC_ADDR_BYTES;
+	int family = s[UC_S_FAMILY], flags = s[UC_S_FLAGS], local_len = s[UC_S_LOCAL_LEN];
+	int inet = family == AF_INET || family == AF_INET6;
+	int fd, ret = 0;
+
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+		return -EAFNOSUPPORT;
+	if (s[UC_S_ADDRLEN] <= 0 || s[UC_S_ADDRLEN] > UC_LOCAL_OFFSET ||
+	    local_len < 0 || local_len > UC_ADDR_BYTES - UC_LOCAL_OFFSET)
+		return -EINVAL;
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (inet && (flags & UC_F_NODELAY))
+		ret = uc_set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (!ret && (flags & UC_F_KEEPALIVE))
+		ret = uc_set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+	if (!ret && inet && (flags & UC_F_BIND_NO_PORT))
+		ret = uc_set_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+	if (!ret && local_len > 0 &&
+	    bind(fd, (struct sockaddr *)(a + UC_LOCAL_OFFSET), (socklen_t)local_len))
+		ret = -errno;
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * uc_prep_connect_batch - open sockets and queue connects for a batch of slots
+ *   ids: int32[n] slot indexes; each slot's family, addresses, flags,
+ *   timeout and generation are already written by JS.
+ * RETURNS how many ids were consumed (a prefix of ids). For each consumed
+ *   slot, fd and result are written: result 0 means a connect SQE (plus a
+ *   linked timeout SQE when timeout_ms > 0) is queued; result -errno means
+ *   the socket could not be opened (EMFILE, EADDRNOTAVAIL from bind, ...),
+ *   nothing is queued and fd is -1. Fewer than n are consumed only when the
+ *   submission queue stays full after a submit; JS retries the rest later.
+ *   -EINVAL if an id is out of range (nothing after it is consumed).
+ * MEMORY the kernel reads the sockaddr and timespec at submit; JS keeps the
+ *   slot's region untouched until the slot's completion is reaped.
+ */
+int uc_prep_connect_batch(struct uc_ring *r, const int32_t *ids, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t slot = (uint32_t)ids[i];
+		int32_t *s;
+		struct io_uring_sqe *sqe;
+		unsigned need;
+		int fd, timeout_ms;
+
+		if (ids[i] < 0 || slot >= r->capacity)
+			return i ? i : -EINVAL;
+		s = r->slots + (size_t)slot * UC_SLOT_WORDS;
+		timeout_ms = s[UC_S_TIMEOUT_MS];
+		need = timeout_ms > 0 ? 2 : 1;
+		if (io_uring_sq_space_left(&r->ring) < need) {
+			io_uring_submit(&r->ring);
+			if (io_uring_sq_space_left(&r->ring) < need)
+				return i;
+		}
+		fd = uc_open_socket(r, slot);
+		s[UC_S_FD] = fd < 0 ? -1 : fd;
+		s[UC_S_RESULT] = fd < 0 ? fd : 0;
+		if (fd < 0)
+			continue;
+
+		sqe = io_uring_get_sqe(&r->ring);
+		io_uring_prep_connect(sqe, fd,
+				      (struct sockaddr *)(r->addrs + (size_t)slot * UC_ADDR_BYTES),
+				      (socklen_t)s[UC_S_ADDRLEN]);
+		io_uring_sqe_set_data64(sqe, uc_user_data(slot, s[UC_S_GENERATION]));
+		if (timeout_ms > 0) {
+			struct __kernel_timespec *ts = &r->timeouts[slot];
+
+			ts->tv_sec = timeout_ms / 1000;
+			ts->tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+			sqe->flags |= IOSQE_IO_LINK;
+			sqe = io_uring_get_sqe(&r->ring);
+			io_uring_prep_link_timeout(sqe, ts, 0);
+			io_uring_sqe_set_data64(sqe, UC_INTERNAL | slot);
+		}
+	}
+	return n;
+}
+
+/*
+ * uc_submit - submit every queued SQE
+ * RETURNS SQEs submitted, or -errno (EINTR is retried here; EBUSY/EAGAIN
+ *   are returned so JS can reap and retry).
+ */
+int uc_submit(struct uc_ring *r)
+{
+	int ret;
+
+	do
+		ret = io_uring_submit(&r->ring);
+	while (ret == -EINTR);
+	return ret;
+}
+
+/*
+ * uc_reap - copy up to `max` completions into out (slot, generation, res)
+ * RETURNS the number of triples written. A failed connect's socket is
+ *   closed here (its fd set to -1), so JS only ever sees fds that connected.
+ *   Completions of the shim's own SQEs are consumed and not reported.
+ * NOTES clears the wake-pending flag first: a completion posted after this
+ *   point raises a new wake-up, so none is missed. When the kernel has kept
+ *   overflowed completions (IORING_SQ_CQ_OVERFLOW), they are flushed in.
+ */
+int uc_reap(struct uc_ring *r, int32_t *out, int max)
+{
+	struct io_uring_cqe *cqes[256];
+	int written = 0, flushed = 0;
+
+	uc_xchg(&r->wake_pending, 0);
+	while (written < max) {
+		unsigned want = (unsigned)(max - written), got, i;
+
+		if (want > 256)
+			want = 256;
+		got = io_uring_peek_batch_cqe(&r->ring, cqes, want);
+		if (got == 0) {
+			if (flushed || !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW))
+				break;
+			io_uring_get_events(&r->ring);
+			flushed = 1;
+			continue;
+		}
+		for (i = 0; i < got; i++) {
+			uint64_t ud = cqes[i]->user_data;
+			uint32_t slot = (uint32_t)ud;
+			int32_t *s;
+
+			if ((ud & UC_INTERNAL) || slot >= r->capacity)
+				continue;
+			s = r->slots + (size_t)slot * UC_SLOT_WORDS;
+			if ((uint32_t)(ud >> 32) != (uint32_t)(s[UC_S_GENERATION] & 0x7fffffff))
+				continue;
+			if (cqes[i]->res < 0 && s[UC_S_FD] >= 0) {
+				close(s[UC_S_FD]);
+				s[UC_S_FD] = -1;
+			}
+			out[written * 3] = (int32_t)slot;
+			out[written * 3 + 1] = s[UC_S_GENERATION];
+			out[written * 3 + 2] = cqes[i]->res;
+			written++;
+		}
+		io_uring_cq_advance(&r->ring, got);
+	}
+	return written;
+}
+
+/*
+ * uc_cancel_batch - ask the kernel to cancel the connects of n slots
+ *   ids: int32[n] slot indexes whose connects are in flight.
+ * RETURNS cancels submitted, or -errno. Each cancelled connect still posts
+ *   its own completion (-ECANCELED, or its result if it won the race).
+ */
+int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
+{
+	int i, queued = 0, ret;
+
+	for (i = 0; i < n; i++) {
+		uint32_t slot = (uint32_t)ids[i];
+		struct io_uring_sqe *sqe;
+
+		if (ids[i] < 0 || slot >= r->capacity)
+			return -EINVAL;
+		sqe = io_uring_get_sqe(&r->ring);
+		if (!sqe) {
+			io_uring_submit(&r->ring);
+			sqe = io_uring_get_sqe(&r->ring);
+			if (!sqe)
+				break;
+		}
+		io_uring_prep_cancel64(sqe, uc_user_data(slot,
+				r->slots[(size_t)slot * UC_SLOT_WORDS + UC_S_GENERATION]), 0);
+		io_uring_sqe_set_data64(sqe, UC_INTERNAL | slot);
+		queued++;
+	}
+	ret = uc_submit(r);
+	return ret < 0 ? ret : queued;
+}
+
+/*
+ * uc_close_batch - close n fds, with an RST instead of a FIN when rst != 0
+ *   fds: int32[n]; negative entries are skipped.
+ * RETURNS the number of fds closed.
+ * NOTES SO_LINGER {1, 0} makes close() send RST and skip TIME_WAIT, which is
+ *   what a load generator needs to keep opening connections.
+ */
+int uc_close_batch(const int32_t *fds, int n, int rst)
+{
+	struct linger lg = { 1, 0 };
+	int i, closed = 0;
+
+	for (i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (rst)
+			setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (close(fds[i]) == 0)
+			closed++;
+	}
+	return closed;
+}
+
+static void *uc_waker_main(void *arg)
+{
+	struct uc_ring *r = arg;
+	uint64_t count;
+
+	while (!r->stopping) {
+		if (read(r->efd, &count, sizeof(count)) < 0 && errno != EINTR)
+			break;
+		if (r->stopping)
+			break;
+		if (uc_xchg(&r->wake_pending, 1) == 0)
+			r->wake(r->wake_id);
+	}
+	return NULL;
+}
+
+/*
+ * uc_waker_start - wake JS whenever completions are posted
+ *   wake: a thread-safe callback, called with `id`; it runs on the JS thread,
+ *   which then calls uc_reap. At most one wake-up is outstanding until
+ *   uc_reap runs.
+ * RETURNS 0 or -errno.
+ * NOTES an eventfd registered with the ring is read by a thread of the
+ *   shim's own, so the JS thread never blocks in the kernel.
+ */
+int uc_waker_start(struct uc_ring *r, void (*wake)(int32_t id), int32_t id)
+{
+	int ret;
+
+	if (r->waker_running)
+		return -EBUSY;
+	r->efd = eventfd(0, EFD_CLOEXEC);
+	if (r->efd < 0)
+		return -errno;
+	ret = io_uring_register_eventfd(&r->ring, r->efd);
+	if (ret < 0)
+		goto fail;
+	r->wake = wake;
+	r->wake_id = id;
+	r->stopping = 0;
+	ret = -pthread_create(&r->waker, NULL, uc_waker_main, r);
+	if (ret < 0) {
+		io_uring_unregister_eventfd(&r->ring);
+		goto fail;
+	}
+	r->waker_running = 1;
+	return 0;
+fail:
+	close(r->efd);
+	r->efd = -1;
+	return ret;
+}
+
+static void uc_waker_stop(struct uc_ring *r)
+{
+	uint64_t one = 1;
+
+	if (!r->waker_running)
+		return;
+	r->stopping = 1;
+	if (write(r->efd, &one, sizeof(one)) < 0) {
+		/* cannot happen for a valid eventfd; join would hang, so detach */
+		pthread_detach(r->waker);
+	} else {
+		pthread_join(r->waker, NULL);
+	}
+	r->waker_running = 0;
+}
+
+/*
+ * uc_ring_close - stop the waker, close the fds of slots still in flight,
+ *   and release the ring.
+ *   ids: int32[n] slots whose connects are in flight (their fds are closed).
+ * RETURNS the number of fds closed.
+ * NOTES the kernel cancels every request still on the ring as it exits; the
+ *   requests only hold their own file references, and the sockaddrs and
+ *   timespecs were copied at submit, so no shared memory is read after this.
+ */
+int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
+{
+	int i, closed = 0;
+
+	uc_waker_stop(r);
+	io_uring_queue_exit(&r->ring);
+	if (r->efd >= 0)
+		close(r->efd);
+	for (i = 0; i < n; i++) {
+		uint32_t slot = (uint32_t)ids[i];
+		int32_t *s;
+
+		if (ids[i] < 0 || slot >= r->capacity)
+			continue;
+		s = r->slots + (size_t)slot * UC_SLOT_WORDS;
+		if (s[UC_S_FD] >= 0 && close(s[UC_S_FD]) == 0)
+			closed++;
+		s[UC_S_FD] = -1;
+	}
+	free(r->timeouts);
+	free(r);
+	return closed;
+}

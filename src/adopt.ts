@@ -1,0 +1,53 @@
+/**
+ * Turning a connected fd into a real Bun socket.
+ *
+ * Bun.connect accepts `{ fd }` for an already connected socket (not in
+ * bun-types yet); `new net.Socket({ fd })` does not work for TCP fds in Bun.
+ * Whether the running Bun can adopt is learned on first use and remembered.
+ */
+import type { Socket, SocketHandler } from "bun";
+import { closeSync } from "node:fs";
+
+/** The running Bun cannot adopt a connected fd as a socket. */
+export class AdoptUnsupportedError extends Error {
+  override name = "AdoptUnsupportedError";
+  readonly code = "ERR_ADOPT_UNSUPPORTED";
+  constructor(cause: unknown) {
+    super(
+      `Bun ${Bun.version} cannot adopt a connected fd (Bun.connect({ fd }) failed: ${String(cause)}); ` +
+        "use connectFd() or upgrade Bun (1.4.4 is known to work)",
+      { cause },
+    );
+  }
+}
+
+type AdoptOptions<Data> = { fd: number; socket: SocketHandler<Data>; data?: Data };
+type AdoptingConnect = <Data>(options: AdoptOptions<Data>) => Promise<Socket<Data>>;
+
+/** true/false once a first adoption has shown whether this Bun can adopt. */
+let canAdopt: boolean | undefined;
+let adoptFailure: unknown;
+
+/**
+ * Adopt `fd` (connected, owned by the caller until this returns) as a Bun
+ * socket with `handlers`. On failure the fd is closed and the promise rejects
+ * with AdoptUnsupportedError.
+ */
+export async function adoptSocket<Data>(fd: number, handlers: SocketHandler<Data>, data?: Data): Promise<Socket<Data>> {
+  if (canAdopt === false) {
+    closeSync(fd);
+    throw new AdoptUnsupportedError(adoptFailure);
+  }
+  try {
+    const socket = await (Bun.connect as unknown as AdoptingConnect)<Data>({ fd, socket: handlers, data });
+    canAdopt = true;
+    return socket;
+  } catch (error) {
+    closeSync(fd);
+    if (canAdopt === undefined) {
+      canAdopt = false;
+      adoptFailure = error;
+    }
+    throw canAdopt ? error : new AdoptUnsupportedError(error);
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The ring driver: the only code that prepares, submits and reaps. It owns
+ * one io_uring (through the shim), the shared buffers the shim reads, and
+ * the wake-up that brings completions to the JS thread without ever
+ * blocking it.
+ */
+import { JSCallback, ptr } from "bun:ffi";
+import { readFileSync } from "node:fs";
+import { Errno, errnoCode } from "./errors.ts";
+import { NativeUnavailableError, RingOption, native, type NativeSymbols, type RingHandle } from "./native.ts";
+import type { SlotPool } from "./slots.ts";
+
+/** Completions copied per uc_reap call: slot, generation, res. */
+const REAP_BATCH = 1024;
+
+/** What the kernel gave the ring (for diagnostics and tests). */
+export interface RingInfo {
+  sqEntries: number;
+  cqEntries: number;
+  setupFlags: number;
+  features: number;
+}
+
+export interface RingOptions {
+  entries: number;
+  /** RingOption bits to try; tests pass 0 to take an older kernel's path. */
+  allow?: number;
+}
+
+type WakeHandler = () => void;
+
+/**
+ * One thread-safe callback for the whole process: each ring's waker thread
+ * calls it with the ring's id. A wake-up that arrives after its ring closed
+ * finds no handler and does nothing, so a closed ring is never touched.
+ */
+const wakeHandlers = new Map<number, WakeHandler>();
+let nextWakeId = 1;
+let wakeCallback: JSCallback | undefined;
+
+function sharedWakeCallback(): JSCallback {
+  wakeCallback ??= new JSCallback((id: number) => wakeHandlers.get(id)?.(), {
+    args: ["i32"],
+    returns: "void",
+    threadsafe: true,
+  });
+  return wakeCallback;
+}
+
+/** Options from URING_CONNECT_DISABLE (comma list: submit_all,single_issuer,cq_size). */
+function allowedFromEnv(): number {
+  const disabled = (process.env.URING_CONNECT_DISABLE ?? "").split(",").map((s) => s.trim());
+  let allow = RingOption.all;
+  if (disabled.includes("submit_all")) allow &= ~RingOption.submitAll;
+  if (disabled.includes("single_issuer")) allow &= ~RingOption.singleIssuer;
+  if (disabled.includes("cq_size")) allow &= ~RingOption.cqSize;
+  return allow;
+}
+
+function ioUringDisabledSetting(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/io_uring_disabled", "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turn uc_ring_open's (errno, stage) into an error that says why and what to do. */
+function openError(errno: number, stage: number): NativeUnavailableError {
+  if (stage === 3) {
+    return new NativeUnavailableError(
+      `this kernel's io_uring lacks opcode ${errno} that uring-connect needs; use Linux 5.19 or newer`,
+      "io_uring",
+    );
+  }
+  const code = errnoCode(errno);
+  let why: string;
+  if (errno === 1 || errno === 13) {
+    const setting = ioUringDisabledSetting();
+    why =
+      setting && setting !== "0"
+        ? `io_uring is disabled by sysctl kernel.io_uring_disabled=${setting}; set it to 0 (or 1 and run in the io_uring group)`
+        : "io_uring_setup was denied (a seccomp filter or container policy blocks io_uring); allow io_uring_setup/io_uring_enter/io_uring_register";
+  } else if (errno === 38) {
+    why = "this kernel has no io_uring (needs Linux 5.19 or newer built with CONFIG_IO_URING)";
+  } else if (errno === 12) {
+    why = "not enough locked memory for the ring; raise RLIMIT_MEMLOCK (ulimit -l) or use a smaller `entries`";
+  } else {
+    why = `io_uring setup failed at stage ${stage}`;
+  }
+  return new NativeUnavailableError(`uring-connect cannot start: ${why} (${code})`, "io_uring");
+}
+
+export class Ring {
+  private readonly lib: NativeSymbols;
+  private handle: RingHandle | null;
+  private readonly completions = new Int32Array(REAP_BATCH * 3);
+  private readonly wakeId: number;
+  private wakeStarted = false;
+
+  /**
+   * Open a ring for `pool`'s shared buffers.
+   * Throws NativeUnavailableError when the shim cannot load or io_uring cannot start.
+   */
+  constructor(
+    private readonly pool: SlotPool<unknown>,
+    options: RingOptions,
+  ) {
+    this.lib = native();
+    const err = new Int32Array(2);
+    const allow = (options.allow ?? RingOption.all) & allowedFromEnv();
+    this.handle = this.lib.uc_ring_open(
+      options.entries,
+      pool.capacity,
+      ptr(pool.table),
+      ptr(pool.addrs),
+      allow,
+      ptr(err),
+    ) as RingHandle | null;
+    if (!this.handle) throw openError(-err[0]!, err[1]!);
+    this.wakeId = nextWakeId++;
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  /** Start calling `onWake` on the JS thread whenever completions are posted. */
+  startWaker(onWake: WakeHandler): void {
+    if (this.wakeStarted) return;
+    wakeHandlers.set(this.wakeId, onWake);
+    const ret = this.lib.uc_waker_start(this.live(), sharedWakeCallback().ptr, this.wakeId);
+    if (ret < 0) {
+      wakeHandlers.delete(this.wakeId);
+      throw new Error(`uring-connect: could not start the completion waker (${errnoCode(-ret)})`);
+    }
+    this.wakeStarted = true;
+  }
+
+  info(): RingInfo {
+    const out = new Int32Array(4);
+    this.lib.uc_ring_info(this.live(), ptr(out));
+    return { sqEntries: out[0]!, cqEntries: out[1]!, setupFlags: out[2]!, features: out[3]! };
+  }
+
+  /**
+   * Open sockets and queue connects for `ids[0..n)`.
+   * Returns how many were consumed; the rest wait for room in the queue.
+   */
+  prepare(ids: Int32Array, n: number): number {
+    const consumed = this.lib.uc_prep_connect_batch(this.live(), ptr(ids), n);
+    if (consumed < 0) throw new Error(`uring-connect: prepare rejected a slot id (${errnoCode(-consumed)})`);
+    return consumed;
+  }
+
+  /**
+   * Submit queued SQEs. Returns the count, or -errno for a transient refusal
+   * (EBUSY, EAGAIN) after which the caller reaps and submits again.
+   */
+  submit(): number {
+    const ret = this.lib.uc_submit(this.live());
+    if (ret >= 0 || ret === -Errno.EBUSY || ret === -Errno.EAGAIN) return ret;
+    throw new Error(`uring-connect: io_uring_submit failed (${errnoCode(-ret)})`);
+  }
+
+  /**
+   * Copy every available completion and hand each to `settle` in one batch.
+   * Returns how many were settled.
+   */
+  reap(settle: (slot: number, generation: number, res: number) => void): number {
+    let total = 0;
+    for (;;) {
+      const n = this.lib.uc_reap(this.live(), ptr(this.completions), REAP_BATCH);
+      const c = this.completions;
+      for (let i = 0; i < n; i++) settle(c[i * 3]!, c[i * 3 + 1]!, c[i * 3 + 2]!);
+      total += n;
+      if (n < REAP_BATCH) return total;
+    }
+  }
+
+  /** Ask the kernel to cancel the connects of `ids[0..n)`; each still completes. */
+  cancel(ids: Int32Array, n: number): void {
+    const ret = this.lib.uc_cancel_batch(this.live(), ptr(ids), n);
+    if (ret < 0 && ret !== -Errno.EBUSY && ret !== -Errno.EAGAIN) {
+      throw new Error(`uring-connect: cancel failed (${errnoCode(-ret)})`);
+    }
+  }
+
+  /** Close `fds[0..n)`, with RST instead of FIN when `rst`. */
+  closeFds(fds: Int32Array, n: number, rst: boolean): number {
+    return this.lib.uc_close_batch(ptr(fds), n, rst ? 1 : 0);
+  }
+
+  /**
+   * Stop the waker, close the fds of `inFlight` slots and release the ring.
+   * Returns how many fds were closed. Safe to call twice.
+   */
+  close(inFlight: number[]): number {
+    if (!this.handle) return 0;
+    const ids = Int32Array.from(inFlight.length ? inFlight : [0]);
+    const closed = this.lib.uc_ring_close(this.handle, ptr(ids), inFlight.length);
+    this.handle = null;
+    wakeHandlers.delete(this.wakeId);
+    return closed;
+  }
+
+  private live(): RingHandle {
+    if (!this.handle) throw new Error("uring-connect: the ring is closed");
+    return this.handle;
+  }
+}
