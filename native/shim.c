@@ -162,6 +162,8 @@ struct uc_ring *uc_ring_open(uint32_t entries, uint32_t capacity, int32_t *slots
 		/* Each connect may post two CQEs (connect + linked timeout) and a
 		 * cancel a third: size the CQ so it does not overflow in practice. */
 		p.cq_entries = uc_pow2_at_least(capacity * 4);
+		if (p.cq_entries < 2 * entries)
+			p.cq_entries = uc_pow2_at_least(2 * entries);
 		ret = io_uring_queue_init_params(entries, &r->ring, &p);
 		if (ret != -EINVAL)
 			break;

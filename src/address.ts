@@ -210,18 +210,25 @@ export function encodeLocalAddress(localAddress: unknown, field = "localAddress"
  * Rejects with the DNS error (code ENOTFOUND and friends) when nothing resolves.
  */
 export async function resolveName(host: string, port: number, family?: Family): Promise<Endpoint[]> {
-  const records = await Bun.dns.lookup(host, family ? { family: family === AF_INET6 ? 6 : 4 } : {});
+  const records = await Bun.dns.lookup(host, family ? { family: family === AF_INET6 ? 6 : 4 } : {}).catch((cause) => {
+    throw dnsError(host, cause);
+  });
   const endpoints: Endpoint[] = [];
   for (const record of records) {
     const endpoint = encodeIp(record.address, port);
     if (endpoint && (!family || endpoint.family === family)) endpoints.push(endpoint);
   }
-  if (endpoints.length === 0) {
-    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), {
-      code: "ENOTFOUND",
-      syscall: "getaddrinfo",
-      hostname: host,
-    });
-  }
+  if (endpoints.length === 0) throw dnsError(host, undefined);
   return endpoints;
+}
+
+/** A DNS failure shaped as Node's (`getaddrinfo ENOTFOUND host`); Bun prefixes codes with DNS_. */
+function dnsError(host: string, cause: unknown): Error {
+  const raw = (cause as { code?: unknown } | undefined)?.code;
+  const code = typeof raw === "string" ? raw.replace(/^DNS_/, "") : "ENOTFOUND";
+  return Object.assign(new Error(`getaddrinfo ${code} ${host}`, { cause }), {
+    code,
+    syscall: "getaddrinfo",
+    hostname: host,
+  });
 }

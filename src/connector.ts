@@ -10,7 +10,7 @@
 import type { Socket, SocketHandler } from "bun";
 import { parseTarget, resolveName, type Endpoint, type Target } from "./address.ts";
 import { adoptSocket } from "./adopt.ts";
-import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts";
+import { ConnectError, ConnectorClosedError, completionErrno, invalidType } from "./errors.ts";
 import { checkConnectOptions, checkConnectorOptions, type CheckedOptions, type ConnectOptions, type ConnectorOptions } from "./options.ts";
 import { Ring, type RingInfo } from "./ring.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
@@ -64,6 +64,8 @@ export class Connector {
   /** Connected fds of orphaned slots, closed after each reap. */
   private readonly orphanFds: Int32Array;
   private orphanFdCount = 0;
+  private readonly resetCloses: number[] = [];
+  private readonly plainCloses: number[] = [];
   private flushQueued = false;
   private submitBlocked = false;
   private isClosed = false;
@@ -139,6 +141,26 @@ export class Connector {
     return Promise.all(
       targets.map((target) => this.connectFd(target, options).catch((error: Error) => error)),
     );
+  }
+
+  /**
+   * Close a connected fd this Connector handed out, batched with every other
+   * close of the same tick (one native call). `reset: true` sends RST instead
+   * of FIN, so the local port skips TIME_WAIT, as load generators need.
+   * Throws TypeError for an fd that is not a non-negative integer.
+   */
+  closeFd(fd: number, options?: { reset?: boolean }): void {
+    if (!Number.isInteger(fd) || fd < 0) throw invalidType("fd", "a non-negative integer", fd);
+    const reset = options?.reset === true;
+    const batch = reset ? this.resetCloses : this.plainCloses;
+    batch.push(fd);
+    if (batch.length === 1) queueMicrotask(() => this.closeBatch(batch, reset));
+  }
+
+  private closeBatch(batch: number[], reset: boolean): void {
+    const fds = Int32Array.from(batch);
+    batch.length = 0;
+    this.ring.closeFds(fds, fds.length, reset);
   }
 
   /** Slots by state and the FIFO backlog. */

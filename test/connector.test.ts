@@ -1,0 +1,316 @@
+/** End to end: real connects to real local servers, every outcome made to happen. */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { closeSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Connector, ConnectError, ConnectorClosedError, connectFd } from "../src/index.ts";
+import { expectClean, fdCount, startChildServer, startServer, waitFor, waitForAsync } from "./harness.ts";
+import { blackholeListener, refusingPort } from "./fixtures/sockets.ts";
+
+let connector: Connector;
+beforeEach(() => {
+  connector = new Connector();
+});
+afterEach(() => connector.close());
+
+/** Fill a never-accepting listener's queue so the next connect to it hangs. */
+async function hangingTarget(listener: { port: number }): Promise<number[]> {
+  // With backlog 0 the queue holds one connection; after it, SYNs are dropped.
+  return [await connector.connectFd({ host: "127.0.0.1", port: listener.port })];
+}
+
+describe("successful connects", () => {
+  test("IPv4 literal", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const fd = await connector.connectFd({ host: "127.0.0.1", port: server.port });
+    expect(fd).toBeGreaterThan(2);
+    await waitFor(() => server.accepted() === 1, "the server to accept");
+    closeSync(fd);
+    await expectClean(connector, baseline);
+  });
+
+  test("IPv6 ::1", async () => {
+    await using server = await startServer({ host: "::1" });
+    const baseline = fdCount();
+    const fd = await connector.connectFd({ host: "::1", port: server.port });
+    await waitFor(() => server.accepted() === 1, "the server to accept");
+    closeSync(fd);
+    await expectClean(connector, baseline);
+  });
+
+  test("unix socket", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "uc-"));
+    try {
+      await using server = await startServer({ path: join(dir, "s.sock") });
+      const baseline = fdCount();
+      const fd = await connector.connectFd({ unix: join(dir, "s.sock") });
+      await waitFor(() => server.accepted() === 1, "the server to accept");
+      closeSync(fd);
+      await expectClean(connector, baseline);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("localhost through DNS", async () => {
+    await using server = await startServer({ host: "127.0.0.1" });
+    const baseline = fdCount();
+    const fd = await connector.connectFd({ host: "localhost", port: server.port });
+    await waitFor(() => server.accepted() === 1, "the server to accept");
+    closeSync(fd);
+    await expectClean(connector, baseline);
+  });
+
+  test("with localAddress, noDelay, keepAlive and a timeout that does not fire", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const fd = await connector.connectFd(
+      { host: "127.0.0.1", port: server.port },
+      { localAddress: "127.0.0.7", noDelay: true, keepAlive: true, timeout: 5000 },
+    );
+    closeSync(fd);
+    await expectClean(connector, baseline);
+  });
+
+  test("top-level connectFd uses a shared Connector", async () => {
+    await using server = await startServer();
+    const fd = await connectFd({ host: "127.0.0.1", port: server.port });
+    await waitFor(() => server.accepted() === 1, "the server to accept");
+    closeSync(fd);
+  });
+
+  test("5000 concurrent connects all succeed", async () => {
+    // Two servers, so no accept queue (somaxconn 4096) can overflow and
+    // silently drop a handshake the client already counts as connected.
+    await using first = await startChildServer();
+    await using second = await startChildServer();
+    const baseline = fdCount();
+    const fds = await Promise.all(
+      Array.from({ length: 5000 }, (_, i) =>
+        connector.connectFd({ host: "127.0.0.1", port: (i % 2 ? first : second).port }),
+      ),
+    );
+    expect(new Set(fds).size).toBe(5000);
+    const accepted = async () => (await first.counts()).accepted + (await second.counts()).accepted;
+    await waitForAsync(async () => (await accepted()) === 5000, "5000 accepts");
+    for (const fd of fds) connector.closeFd(fd, { reset: true });
+    const open = async () => (await first.counts()).open + (await second.counts()).open;
+    await waitForAsync(async () => (await open()) === 0, "the servers to see every close");
+    await expectClean(connector, baseline);
+  });
+
+  test("more requests than ring entries and slots: all served, none dropped", async () => {
+    using small = new Connector({ entries: 8, maxInflight: 16 });
+    await using server = await startServer();
+    const baseline = fdCount();
+    const order: number[] = [];
+    const fds = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        small.connectFd({ host: "127.0.0.1", port: server.port }).then((fd) => {
+          order.push(i);
+          small.closeFd(fd, { reset: true });
+          return fd;
+        }),
+      ),
+    );
+    expect(fds.length).toBe(2000);
+    expect(order.length).toBe(2000);
+    await waitFor(() => server.accepted() === 2000, "2000 accepts");
+    await expectClean(small, baseline);
+  });
+
+  test("connectMany returns an fd or an error per target, in order", async () => {
+    await using server = await startServer();
+    using refusing = refusingPort();
+    const baseline = fdCount();
+    const results = await connector.connectMany([
+      { host: "127.0.0.1", port: server.port },
+      { host: "127.0.0.1", port: refusing.port },
+      { host: "127.0.0.1", port: server.port },
+    ]);
+    expect(typeof results[0]).toBe("number");
+    expect(results[1]).toBeInstanceOf(ConnectError);
+    expect((results[1] as ConnectError).code).toBe("ECONNREFUSED");
+    expect(typeof results[2]).toBe("number");
+    closeSync(results[0] as number);
+    closeSync(results[2] as number);
+    await expectClean(connector, baseline);
+  });
+});
+
+describe("failures made real", () => {
+  test("refused: ConnectError shaped like Node's", async () => {
+    using refusing = refusingPort();
+    const baseline = fdCount();
+    const error = await connector.connectFd({ host: "127.0.0.1", port: refusing.port }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    const e = error as ConnectError;
+    expect(e.code).toBe("ECONNREFUSED");
+    expect(e.errno).toBe(111);
+    expect(e.syscall).toBe("connect");
+    expect(e.address).toBe("127.0.0.1");
+    expect(e.port).toBe(refusing.port);
+    expect(e.message).toBe(`connect ECONNREFUSED 127.0.0.1:${refusing.port}`);
+    await expectClean(connector, baseline);
+  });
+
+  test("unix socket path with no listener: ENOENT", async () => {
+    const error = (await connector.connectFd({ unix: "/nonexistent/uc.sock" }).catch((e: unknown) => e)) as ConnectError;
+    expect(error.code).toBe("ENOENT");
+    expect(error.address).toBe("/nonexistent/uc.sock");
+    expect(error.port).toBeUndefined();
+  });
+
+  test("timeout: the kernel's linked timeout rejects with ETIMEDOUT", async () => {
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const baseline = fdCount();
+    const started = performance.now();
+    const error = (await connector
+      .connectFd({ host: "127.0.0.1", port: listener.port }, { timeout: 200 })
+      .catch((e: unknown) => e)) as ConnectError;
+    const elapsed = performance.now() - started;
+    expect(error).toBeInstanceOf(ConnectError);
+    expect(error.code).toBe("ETIMEDOUT");
+    expect(error.errno).toBe(110);
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(2000);
+    await expectClean(connector, baseline);
+    for (const fd of fillers) closeSync(fd);
+  });
+
+  test("abort before submit: rejects with the signal's reason, nothing opened", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const controller = new AbortController();
+    const promise = connector.connectFd({ host: "127.0.0.1", port: server.port }, { signal: controller.signal });
+    controller.abort();
+    const error = (await promise.catch((e: unknown) => e)) as Error;
+    expect(error.name).toBe("AbortError");
+    await expectClean(connector, baseline);
+    expect(server.accepted()).toBe(0);
+  });
+
+  test("already aborted signal: rejects at once", async () => {
+    const reason = new Error("gave up");
+    const error = await connector
+      .connectFd({ host: "127.0.0.1", port: 9 }, { signal: AbortSignal.abort(reason) })
+      .catch((e: unknown) => e);
+    expect(error).toBe(reason);
+    expect(connector.stats().free).toBe(connector.stats().capacity);
+  });
+
+  test("abort in flight: cancelled in the kernel, slot and fd released", async () => {
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const baseline = fdCount();
+    const controller = new AbortController();
+    const promise = connector.connectFd({ host: "127.0.0.1", port: listener.port }, { signal: controller.signal });
+    await waitFor(() => connector.stats().inFlight === 1, "the connect to be in flight");
+    controller.abort(new Error("stop"));
+    const error = (await promise.catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe("stop");
+    await expectClean(connector, baseline);
+    for (const fd of fillers) closeSync(fd);
+  });
+
+  test("close with work in flight and waiting: all rejected, every fd closed", async () => {
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const small = new Connector({ maxInflight: 4 });
+    const baseline = fdCount();
+    const promises = Array.from({ length: 10 }, () =>
+      small.connectFd({ host: "127.0.0.1", port: listener.port }).catch((e: unknown) => e),
+    );
+    await waitFor(() => small.stats().inFlight === 4, "4 connects in flight");
+    expect(small.stats().waiting).toBe(6);
+    small.close();
+    const errors = await Promise.all(promises);
+    for (const error of errors) expect(error).toBeInstanceOf(ConnectorClosedError);
+    expect(small.stats()).toEqual({ capacity: 4, free: 4, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
+    // The ring and its eventfd are gone too, so fds drop below the baseline.
+    await waitFor(() => fdCount() <= baseline - 2, "the ring's fds and every socket to close");
+    const late = await small.connectFd({ host: "127.0.0.1", port: listener.port }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(ConnectorClosedError);
+    for (const fd of fillers) closeSync(fd);
+  });
+});
+
+describe("bad input is rejected before anything is opened", () => {
+  const cases: [string, unknown, unknown, RegExp, ErrorConstructor][] = [
+    ["port 0", { host: "127.0.0.1", port: 0 }, undefined, /target\.port must be an integer in 1\.\.65535/, RangeError],
+    ["port 65536", { host: "127.0.0.1", port: 65536 }, undefined, /target\.port/, RangeError],
+    ["port 1.5", { host: "127.0.0.1", port: 1.5 }, undefined, /target\.port/, RangeError],
+    ["port as string", { host: "127.0.0.1", port: "80" }, undefined, /target\.port/, TypeError],
+    ["empty host", { host: "", port: 80 }, undefined, /target\.host must be a non-empty string/, TypeError],
+    ["host with a space", { host: "a b", port: 80 }, undefined, /target\.host/, TypeError],
+    ["unknown family", { address: "x" }, undefined, /unknown family/, TypeError],
+    ["not an object", "127.0.0.1:80", undefined, /target must be an object/, TypeError],
+    ["unix path too long", { unix: `/tmp/${"x".repeat(120)}` }, undefined, /target\.unix must be at most 107 bytes/, RangeError],
+    ["empty unix path", { unix: "" }, undefined, /target\.unix/, TypeError],
+    ["unix and host", { unix: "/tmp/s", host: "x", port: 1 }, undefined, /either unix or host/, TypeError],
+    ["negative timeout", { host: "127.0.0.1", port: 80 }, { timeout: -1 }, /options\.timeout/, RangeError],
+    ["infinite timeout", { host: "127.0.0.1", port: 80 }, { timeout: Infinity }, /options\.timeout/, RangeError],
+    ["NaN timeout", { host: "127.0.0.1", port: 80 }, { timeout: NaN }, /options\.timeout/, RangeError],
+    ["timeout as string", { host: "127.0.0.1", port: 80 }, { timeout: "5" }, /options\.timeout/, TypeError],
+    ["signal not a signal", { host: "127.0.0.1", port: 80 }, { signal: {} }, /options\.signal must be an AbortSignal/, TypeError],
+    ["localAddress a name", { host: "127.0.0.1", port: 80 }, { localAddress: "localhost" }, /options\.localAddress/, TypeError],
+    ["noDelay not boolean", { host: "127.0.0.1", port: 80 }, { noDelay: 1 }, /options\.noDelay must be a boolean/, TypeError],
+  ];
+  for (const [name, target, options, message, type] of cases) {
+    test(name, async () => {
+      const baseline = fdCount();
+      const error = await connector.connectFd(target as never, options as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(type);
+      expect((error as Error).message).toMatch(message);
+      expect(fdCount()).toBe(baseline);
+      expect(connector.stats().free).toBe(connector.stats().capacity);
+    });
+  }
+
+  test("connectMany with one bad target opens nothing", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const error = await connector
+      .connectMany([{ host: "127.0.0.1", port: server.port }, { host: "127.0.0.1", port: -1 }])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/targets\[1\]\.port/);
+    expect(fdCount()).toBe(baseline);
+    expect(server.accepted()).toBe(0);
+  });
+
+  test("bad Connector options", () => {
+    expect(() => new Connector({ entries: 0 })).toThrow(/options\.entries must be an integer in 1\.\.32768/);
+    expect(() => new Connector({ maxInflight: 1e9 })).toThrow(/options\.maxInflight/);
+    expect(() => new Connector({ maxInflight: "8" as never })).toThrow(TypeError);
+  });
+
+  test("unknown host: ENOTFOUND from DNS, nothing opened", async () => {
+    const baseline = fdCount();
+    const error = (await connector.connectFd({ host: "no-such-host.invalid", port: 80 }).catch((e: unknown) => e)) as {
+      code: string;
+    };
+    expect(error.code).toBe("ENOTFOUND");
+    await expectClean(connector, baseline);
+  });
+});
+
+describe("ring setup degrades without optional kernel features", () => {
+  test("URING_CONNECT_DISABLE switches off SUBMIT_ALL, SINGLE_ISSUER and CQSIZE", async () => {
+    const proc = Bun.spawn({
+      cmd: [process.execPath, join(import.meta.dir, "fixtures", "degraded.ts")],
+      env: { ...process.env, URING_CONNECT_DISABLE: "submit_all,single_issuer,cq_size" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    const SUBMIT_ALL = 0x80, SINGLE_ISSUER = 0x1000, CQSIZE = 0x8;
+    expect(report.setupFlags & (SUBMIT_ALL | SINGLE_ISSUER | CQSIZE)).toBe(0);
+    expect(report.connected).toBe(300);
+  });
+});

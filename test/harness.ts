@@ -1,0 +1,119 @@
+/** Shared test helpers: real local servers, fd counting, waiting on conditions. */
+import net from "node:net";
+import { readdirSync } from "node:fs";
+import { expect } from "bun:test";
+import type { Connector } from "../src/index.ts";
+
+/** Open fds of this process, as /proc/self/fd lists them. */
+export function fdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/** Poll `condition` until it holds; fail with `what` after `ms`. */
+export async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+/** Like waitFor, for a condition that must ask another process. */
+export async function waitForAsync(condition: () => Promise<boolean>, what: string, ms = 10000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+export interface TestServer extends AsyncDisposable {
+  port: number;
+  /** Connections accepted so far. */
+  accepted(): number;
+  /** Connections currently open on the server side. */
+  open(): number;
+}
+
+/**
+ * A node:net server on `host` (or a unix `path`) that holds each connection
+ * until the peer closes it, echoing data when `echo`. Backlog 4096, so
+ * storms measure the connector, not a full accept queue.
+ */
+export async function startServer(options: { host?: string; path?: string; echo?: boolean } = {}): Promise<TestServer> {
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on("data", (data) => options.echo && socket.write(data));
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    if (options.path) server.listen({ path: options.path, backlog: 4096 }, resolve);
+    else server.listen({ host: options.host ?? "127.0.0.1", port: 0, backlog: 4096 }, resolve);
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : 0,
+    accepted: () => accepted,
+    open: () => sockets.size,
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The same server in a child process: its accept loop never waits on the test. */
+export async function startChildServer(): Promise<AsyncDisposable & { port: number; counts(): Promise<{ accepted: number; open: number }> }> {
+  const proc = Bun.spawn({
+    cmd: [process.execPath, `${import.meta.dir}/fixtures/server.ts`],
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const lines = readLines(proc.stdout);
+  const first = (await lines.next()).value ?? "";
+  const port = Number(/^PORT (\d+)$/.exec(first)?.[1]);
+  if (!port) throw new Error(`child server did not start: ${first}`);
+  return {
+    port,
+    async counts() {
+      proc.stdin.write("count\n");
+      proc.stdin.flush();
+      return JSON.parse((await lines.next()).value ?? "{}");
+    },
+    async [Symbol.asyncDispose]() {
+      proc.kill();
+      await proc.exited;
+    },
+  };
+}
+
+async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+}
+
+/**
+ * Assert nothing leaked: every slot free, nothing waiting, and the process's
+ * fd count back to `baseline` (the server side closes asynchronously, so wait).
+ */
+export async function expectClean(connector: Connector, baseline: number): Promise<void> {
+  await waitFor(() => connector.stats().free === connector.stats().capacity, "every slot to be free");
+  await waitFor(() => fdCount() <= baseline, `fd count to return to ${baseline} (now ${fdCount()})`);
+  const stats = connector.stats();
+  expect(stats).toEqual({ capacity: stats.capacity, free: stats.capacity, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
+  expect(fdCount()).toBe(baseline);
+}
