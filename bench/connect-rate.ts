@@ -605,7 +605,7 @@ function printHeader(env: Environment, opts: Options, port: number, clients: Cli
   p.line(`  node      ${env.node}`);
   p.line(`  clients   ${clients.map((c) => c.label).join(", ")}`);
   p.line(`  runs      ${plural(opts.connections, "connection")} × ${plural(opts.reps, "rep")} at concurrency ${opts.concurrency.join(", ")}; server ${HOST}:${port}`);
-  for (const note of notes) p.line(p.warn(`  note: ${note}`));
+  for (const note of notes) p.line(p.warn(`  note: ${note.replaceAll("\n", "\n        ")}`));
 }
 
 // ---------------------------------------------------------------- extra measurements
@@ -776,8 +776,9 @@ function printIdle(idle: Idle, p: Printer): void {
 function summaryLine(rates: { concurrency: number; rows: Row[] }[]): { text: string; vsBunConnect?: number; vsCRef?: number } {
   const uring = rates.find((t) => t.concurrency === SUMMARY_CONCURRENCY)?.rows.find((r) => r.id === "uring");
   if (!uring) return { text: `summary: uring-connect was not measured at concurrency ${SUMMARY_CONCURRENCY}` };
+  const versus = (ratio: number | undefined, name: string) => (ratio === undefined ? `${name}: not measured` : `${fmtRatio(ratio)} ${name}`);
   return {
-    text: `summary: at concurrency ${SUMMARY_CONCURRENCY}, uring-connect is ${fmtRatio(uring.vsBunConnect)} Bun.connect and ${fmtRatio(uring.vsCRef)} C ref`,
+    text: `summary: at concurrency ${SUMMARY_CONCURRENCY}, uring-connect is ${versus(uring.vsBunConnect, "Bun.connect")} and ${versus(uring.vsCRef, "C ref")}`,
     vsBunConnect: uring.vsBunConnect,
     vsCRef: uring.vsCRef,
   };
@@ -845,7 +846,7 @@ async function main(): Promise<void> {
     if (serverStats?.shed) runner.notes.push(`the server shed ${serverStats.shed} connections (out of fds); rates may be skewed`);
     if (runner.notes.length) {
       p.line();
-      for (const note of runner.notes) p.line(p.warn(`note: ${note}`));
+      for (const note of runner.notes) p.line(p.warn(`note: ${note.replaceAll("\n", "\n      ")}`));
     }
     const summary = summaryLine(rates);
     p.line();

@@ -124,7 +124,8 @@ export function parseIPv6(text: string): { bytes: Uint8Array; scopeId: number } 
   };
   const tailGroups: number[] = [];
   if (!pushGroups(head, groups) || !pushGroups(tail, tailGroups)) return null;
-  if (head.some((g) => g.includes(".")) && tail.length > 0) return null;
+  // An embedded IPv4 address may only end the literal.
+  if (halves.length === 2 && head.some((g) => g.includes("."))) return null;
   const missing = 8 - groups.length - tailGroups.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
   const all = [...groups, ...new Array<number>(halves.length === 1 ? 0 : missing).fill(0), ...tailGroups];
