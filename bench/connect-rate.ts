@@ -396,13 +396,13 @@ function isClientReport(value: unknown): value is ClientReport {
   return typeof r?.rate === "number" && typeof r.p50Us === "number" && typeof r.p99Us === "number" && typeof r.errors === "object";
 }
 
-async function runClient(spec: ClientSpec, port: number, sc: Scenario): Promise<ClientReport | string> {
+/** One client run: its report, or why it failed and what it said on stderr. */
+async function runClient(spec: ClientSpec, port: number, sc: Scenario): Promise<ClientReport | { reason: string; stderrTail: string }> {
   const args = ["--host", HOST, "--port", String(port), "--concurrency", String(sc.concurrency), "--connections", String(sc.connections)];
   const f = await run([...spec.cmd, ...args]);
   const report = lastJsonLine(f.stdout);
   const reason = failureReason(f) ?? (isClientReport(report) ? undefined : "no JSON result on stdout");
-  if (reason) return `${reason}\n${tail(f.stderr)}`;
-  return report as ClientReport;
+  return reason ? { reason, stderrTail: tail(f.stderr) } : (report as ClientReport);
 }
 
 /** Reports per scenario index, then per client. */
@@ -433,12 +433,8 @@ async function runSeries(r: Runner, title: string, scenarios: Scenario[], reps: 
         const open = await r.server.waitIdle();
         if (open !== 0) r.notes.push(`server still had ${open < 0 ? "unknown" : open} open connections after ${IDLE_WAIT_MS / 1000} s before ${spec.label} (${title}, concurrency ${sc.concurrency}, rep ${rep + 1})`);
         const outcome = await runClient(spec, r.server.port, sc);
-        if (typeof outcome === "string") {
-          const [reason, ...stderr] = outcome.split("\n");
-          r.failures.push({ client: spec.label, ...sc, rep: rep + 1, reason: reason!, stderrTail: stderr.join("\n") });
-        } else {
-          results.get(i)!.get(spec.id)!.push(outcome);
-        }
+        if ("reason" in outcome) r.failures.push({ client: spec.label, ...sc, rep: rep + 1, ...outcome });
+        else results.get(i)!.get(spec.id)!.push(outcome);
       }
     }
   }

@@ -94,6 +94,8 @@ static inline int uc_xchg(volatile int *p, int v)
 	return v;
 }
 
+static void uc_cq_signal(struct uc_ring *r, int on);
+
 static inline uint64_t uc_user_data(uint32_t slot, int32_t generation)
 {
 	return ((uint64_t)(generation & 0x7fffffff) << 32) | slot;
@@ -332,8 +334,8 @@ int uc_submit(struct uc_ring *r)
  * RETURNS the number of triples written. A failed connect's socket is
  *   closed here (its fd set to -1), so JS only ever sees fds that connected.
  *   Completions of the shim's own SQEs are consumed and not reported.
- * NOTES clears the wake-pending flag first: a completion posted after this
- *   point raises a new wake-up, so none is missed. When the kernel has kept
+ * NOTES re-arms the wake-up first: a completion posted after this point
+ *   raises a new one, so none is missed. When the kernel has kept
  *   overflowed completions (IORING_SQ_CQ_OVERFLOW), they are flushed in.
  */
 int uc_reap(struct uc_ring *r, int32_t *out, int max)
@@ -341,7 +343,12 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 	struct io_uring_cqe *cqes[256];
 	int written = 0, flushed = 0;
 
+	/* Order matters (see uc_waker_main): clear the pending flag, then let
+	 * the kernel signal the eventfd again, then a full fence so every
+	 * completion posted while signalling was off is seen by the peek below. */
 	uc_xchg(&r->wake_pending, 0);
+	uc_cq_signal(r, 1);
+	__asm__ __volatile__("mfence" ::: "memory");
 	while (written < max) {
 		unsigned want = (unsigned)(max - written), got, i;
 
@@ -434,6 +441,30 @@ int uc_close_batch(const int32_t *fds, int n, int rst)
 	return closed;
 }
 
+/*
+ * Switch the kernel's eventfd signal for new completions on or off
+ * (IORING_CQ_EVENTFD_DISABLED, Linux 5.8+; without it, always on).
+ * Only the waker (off) and uc_reap (on) write these flags.
+ */
+static void uc_cq_signal(struct uc_ring *r, int on)
+{
+	unsigned flags;
+
+	if (!r->ring.cq.kflags)
+		return;
+	flags = IO_URING_READ_ONCE(*r->ring.cq.kflags);
+	flags = on ? flags & ~IORING_CQ_EVENTFD_DISABLED : flags | IORING_CQ_EVENTFD_DISABLED;
+	IO_URING_WRITE_ONCE(*r->ring.cq.kflags, flags);
+}
+
+/*
+ * The waker thread: sleep on the eventfd, then wake JS once. Signalling is
+ * switched off before the wake-up is marked pending, and uc_reap marks it
+ * not pending before switching signalling back on; in every interleaving,
+ * signalling is off only while a wake-up is pending or about to be raised,
+ * so no completion is left without one. While JS is busy, completions cost
+ * the kernel no eventfd signal and this thread no wake-up at all.
+ */
 static void *uc_waker_main(void *arg)
 {
 	struct uc_ring *r = arg;
@@ -444,6 +475,7 @@ static void *uc_waker_main(void *arg)
 			break;
 		if (r->stopping)
 			break;
+		uc_cq_signal(r, 0);
 		if (uc_xchg(&r->wake_pending, 1) == 0)
 			r->wake(r->wake_id);
 	}

@@ -268,6 +268,10 @@ export class Connector {
     if (this.submitBlocked && this.pool.stats().inFlight + this.pool.stats().orphaned === 0) {
       setTimeout(() => this.flush(), 1);
     }
+    // On loopback a connect often completes before io_uring_enter returns
+    // (its task work runs on the way out): settle those now rather than a
+    // thread hop later.
+    if (submitted > 0) this.reapCompletions();
     this.holdLoop();
   }
 
@@ -296,14 +300,19 @@ export class Connector {
 
   private onWake(): void {
     if (this.isClosed) return;
-    this.ring.reap(this.settleCompletion);
+    this.reapCompletions();
+    if (this.stagedCount > 0 || this.submitBlocked) this.flush();
+    this.holdLoop();
+  }
+
+  /** Settle every posted completion in one batch and give freed slots to waiters. */
+  private reapCompletions(): void {
+    if (this.ring.reap(this.settleCompletion) === 0) return;
     if (this.orphanFdCount > 0) {
       this.ring.closeFds(this.orphanFds, this.orphanFdCount, true);
       this.orphanFdCount = 0;
     }
     this.pump();
-    if (this.stagedCount > 0 || this.submitBlocked) this.flush();
-    this.holdLoop();
   }
 
   private readonly settleCompletion = (slot: number, generation: number, res: number): void => {
