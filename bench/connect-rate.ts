@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import os from "node:os";
 import path from "node:path";
 import type { Subprocess } from "bun";
+import type { ClientReport } from "./clients/common.mjs";
 
 const ROOT = path.resolve(import.meta.dir, "..");
 const BENCH = path.join(ROOT, "bench");
@@ -366,16 +367,6 @@ class BenchServer {
 }
 
 // ---------------------------------------------------------------- client runs
-
-interface ClientReport {
-  client: string;
-  connects: number;
-  errors: Record<string, number>;
-  durationMs: number;
-  rate: number;
-  p50Us: number;
-  p99Us: number;
-}
 
 interface Failure {
   client: string;

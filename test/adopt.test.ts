@@ -1,11 +1,9 @@
 /** fd -> Bun socket: round trips through adopted sockets against real echo servers. */
 import { afterAll, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Connector, connect, type Target } from "../src/index.ts";
-import { expectClean, fdCount, startServer, waitFor } from "./harness.ts";
+import { expectClean, fdCount, startServer, tempDir, waitFor } from "./harness.ts";
 
 const connector = new Connector();
 afterAll(() => connector.close());
@@ -54,15 +52,11 @@ test("64 KiB round trip over IPv6", async () => {
 });
 
 test("unix socket round trip", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "uc-"));
-  try {
-    await using _server = await startServer({ path: join(dir, "echo.sock"), echo: true });
-    const baseline = fdCount();
-    expect(await roundTrip({ unix: join(dir, "echo.sock") }, "ping")).toBe("ping");
-    await expectClean(connector, baseline);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await using dir = tempDir();
+  await using _server = await startServer({ path: join(dir.path, "echo.sock"), echo: true });
+  const baseline = fdCount();
+  expect(await roundTrip({ unix: join(dir.path, "echo.sock") }, "ping")).toBe("ping");
+  await expectClean(connector, baseline);
 });
 
 test("top-level connect adopts too", async () => {

@@ -1,10 +1,9 @@
 /** End to end: real connects to real local servers, every outcome made to happen. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync } from "node:fs";
 import { join } from "node:path";
-import { Connector, ConnectError, ConnectorClosedError, connectFd } from "../src/index.ts";
-import { expectClean, fdCount, startChildServer, startServer, waitFor, waitForAsync } from "./harness.ts";
+import { Connector, ConnectError, ConnectorClosedError, connectFd, type Target } from "../src/index.ts";
+import { expectClean, fdCount, startChildServer, startServer, tempDir, waitFor, waitForAsync, type TestServer } from "./harness.ts";
 import { blackholeListener, refusingPort } from "./fixtures/sockets.ts";
 
 let connector: Connector;
@@ -20,46 +19,35 @@ async function hangingTarget(listener: { port: number }): Promise<number[]> {
 }
 
 describe("successful connects", () => {
-  test("IPv4 literal", async () => {
-    await using server = await startServer();
+  /** One connect to `server` through `target`: accepted, then nothing left behind. */
+  async function connectOnce(server: TestServer, target: Target): Promise<void> {
     const baseline = fdCount();
-    const fd = await connector.connectFd({ host: "127.0.0.1", port: server.port });
+    const fd = await connector.connectFd(target);
     expect(fd).toBeGreaterThan(2);
     await waitFor(() => server.accepted() === 1, "the server to accept");
     closeSync(fd);
     await expectClean(connector, baseline);
+  }
+
+  test("IPv4 literal", async () => {
+    await using server = await startServer();
+    await connectOnce(server, { host: "127.0.0.1", port: server.port });
   });
 
   test("IPv6 ::1", async () => {
     await using server = await startServer({ host: "::1" });
-    const baseline = fdCount();
-    const fd = await connector.connectFd({ host: "::1", port: server.port });
-    await waitFor(() => server.accepted() === 1, "the server to accept");
-    closeSync(fd);
-    await expectClean(connector, baseline);
+    await connectOnce(server, { host: "::1", port: server.port });
   });
 
   test("unix socket", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "uc-"));
-    try {
-      await using server = await startServer({ path: join(dir, "s.sock") });
-      const baseline = fdCount();
-      const fd = await connector.connectFd({ unix: join(dir, "s.sock") });
-      await waitFor(() => server.accepted() === 1, "the server to accept");
-      closeSync(fd);
-      await expectClean(connector, baseline);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await using dir = tempDir();
+    await using server = await startServer({ path: join(dir.path, "s.sock") });
+    await connectOnce(server, { unix: join(dir.path, "s.sock") });
   });
 
   test("localhost through DNS", async () => {
     await using server = await startServer({ host: "127.0.0.1" });
-    const baseline = fdCount();
-    const fd = await connector.connectFd({ host: "localhost", port: server.port });
-    await waitFor(() => server.accepted() === 1, "the server to accept");
-    closeSync(fd);
-    await expectClean(connector, baseline);
+    await connectOnce(server, { host: "localhost", port: server.port });
   });
 
   test("with localAddress, noDelay, keepAlive and a timeout that does not fire", async () => {

@@ -1,6 +1,8 @@
 /** Shared test helpers: real local servers, fd counting, waiting on conditions. */
 import net from "node:net";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "bun:test";
 import type { Connector } from "../src/index.ts";
 
@@ -116,4 +118,10 @@ export async function expectClean(connector: Connector, baseline: number): Promi
   const stats = connector.stats();
   expect(stats).toEqual({ capacity: stats.capacity, free: stats.capacity, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
   expect(fdCount()).toBe(baseline);
+}
+
+/** A temporary directory removed on dispose (for unix socket paths). */
+export function tempDir(): AsyncDisposable & { path: string } {
+  const path = mkdtempSync(join(tmpdir(), "uc-"));
+  return { path, [Symbol.asyncDispose]: async () => rmSync(path, { recursive: true, force: true }) };
 }
