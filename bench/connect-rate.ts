@@ -3,7 +3,7 @@
  * node:net and a C liburing client, all hitting one epoll server.
  *
  *   bun bench/connect-rate.ts [--connections N] [--reps R]
- *     [--concurrency 100,1000,10000] [--clients uring,bun,node,c] [--quick] [--json]
+ *     [--concurrency 100,1000,10000] [--clients uring,bun,node,c,c-async] [--quick] [--json]
  *
  * Every client runs as its own process so no runtime shares a heap, event
  * loop or fd table with another; runs are interleaved and the client order
@@ -32,8 +32,8 @@ const SUMMARY_CONCURRENCY = 1000;
 
 // ---------------------------------------------------------------- options
 
-type ClientId = "uring" | "bun" | "node" | "c";
-const CLIENT_IDS: readonly ClientId[] = ["uring", "bun", "node", "c"];
+type ClientId = "uring" | "bun" | "node" | "c" | "c-async";
+const CLIENT_IDS: readonly ClientId[] = ["uring", "bun", "node", "c", "c-async"];
 
 interface Options {
   connections: number;
@@ -47,7 +47,7 @@ interface Options {
 }
 
 const USAGE = `usage: bun bench/connect-rate.ts [--connections N] [--reps R] [--concurrency 100,1000,10000]
-                                [--clients uring,bun,node,c] [--quick] [--json]`;
+                                [--clients uring,bun,node,c,c-async] [--quick] [--json]`;
 
 class UsageError extends Error {}
 
@@ -235,6 +235,14 @@ async function prepareClients(opts: Options, notes: string[]): Promise<ClientSpe
     c: async () => {
       const problem = await ensureBuilt(REF, gcc);
       return problem ? `C reference skipped: ${problem}` : { id: "c", label: "C liburing", cmd: [REF.out] };
+    },
+    // The same C client closing as uring-connect does (through the ring, in a
+    // kernel worker): the ceiling for this technique on this machine.
+    "c-async": async () => {
+      const problem = await ensureBuilt(REF, gcc);
+      return problem
+        ? `C reference (async close) skipped: ${problem}`
+        : { id: "c-async", label: "C, async close", cmd: [REF.out, "--close", "async"] };
     },
   };
   const specs: ClientSpec[] = [];

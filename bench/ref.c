@@ -2,11 +2,14 @@
  * ref.c - C liburing reference client for the connect-rate benchmark.
  *
  *   ref --host 127.0.0.1 --port P --concurrency C --connections N [--entries 4096]
+ *       [--close sync|async]
  *
  * Keeps C connects in flight until N have completed, resets every successful
  * connection immediately (SO_LINGER 0, so no TIME_WAIT pile-up) and prints one
  * JSON line with the success count, errors by errno name, rate and latency
- * percentiles.
+ * percentiles. `--close async` closes through the ring with IOSQE_ASYNC, so
+ * the reset's teardown runs in a kernel worker (uring-connect's closeFd does
+ * the same); the default is a plain close(), as a simple client would.
  *
  * Build: gcc -O2 -Wall -Wextra -o ref bench/ref.c -luring
  */
@@ -26,6 +29,7 @@
 
 #define ERRNO_LIMIT 4096 /* kernel errnos are all below this (MAX_ERRNO) */
 #define REAP_BATCH 256
+#define CLOSE_USER_DATA UINT64_MAX /* async closes; their CQEs are not connects */
 
 struct opts {
     const char *host;
@@ -33,6 +37,7 @@ struct opts {
     unsigned concurrency;
     unsigned long connections;
     unsigned entries;
+    int async_close;
 };
 
 struct slot {
@@ -42,6 +47,7 @@ struct slot {
 
 struct bench {
     struct io_uring ring;
+    int async_close;
     struct sockaddr_storage addr;
     socklen_t addrlen;
     struct slot *slots;
@@ -56,7 +62,7 @@ struct bench {
 
 static void usage(const char *msg)
 {
-    fprintf(stderr, "ref: %s (usage: ref --host ADDR --port P --concurrency C --connections N [--entries 4096])\n", msg);
+    fprintf(stderr, "ref: %s (usage: ref --host ADDR --port P --concurrency C --connections N [--entries 4096] [--close sync|async])\n", msg);
     exit(2);
 }
 
@@ -103,6 +109,8 @@ static struct opts parse_args(int argc, char **argv)
             o.connections = parse_num(v, 1, 100000000, "--connections");
         else if (!strcmp(a, "--entries"))
             o.entries = parse_num(v, 1, 32768, "--entries");
+        else if (!strcmp(a, "--close") && (!strcmp(v, "sync") || !strcmp(v, "async")))
+            o.async_close = !strcmp(v, "async");
         else
             usage("bad argument");
     }
@@ -163,6 +171,7 @@ static void bench_init(struct bench *b, const struct opts *o)
 {
     b->addrlen = make_addr(o->host, o->port, &b->addr);
     b->target = o->connections;
+    b->async_close = o->async_close;
     b->slots = calloc(o->concurrency, sizeof(*b->slots));
     b->free_slots = calloc(o->concurrency, sizeof(*b->free_slots));
     b->lat_ns = calloc(o->connections, sizeof(*b->lat_ns));
@@ -231,11 +240,20 @@ static void submit(struct bench *b)
 }
 
 /* RST instead of FIN: the benchmark would otherwise exhaust ports in TIME_WAIT. */
-static void close_with_rst(int fd)
+static void close_with_rst(struct bench *b, int fd)
 {
     struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct io_uring_sqe *sqe;
+
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(fd);
+    sqe = b->async_close ? io_uring_get_sqe(&b->ring) : NULL;
+    if (!sqe) {
+        close(fd);
+        return;
+    }
+    io_uring_prep_close(sqe, fd);
+    sqe->flags |= IOSQE_ASYNC | IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, CLOSE_USER_DATA);
 }
 
 static void complete(struct bench *b, unsigned idx, int res, uint64_t t)
@@ -243,7 +261,7 @@ static void complete(struct bench *b, unsigned idx, int res, uint64_t t)
     struct slot *s = &b->slots[idx];
     if (res >= 0) {
         b->lat_ns[b->ok++] = t - s->start_ns;
-        close_with_rst(s->fd);
+        close_with_rst(b, s->fd);
     } else {
         record_error(b, -res);
         close(s->fd);
@@ -262,7 +280,8 @@ static unsigned reap(struct bench *b)
     while ((n = io_uring_peek_batch_cqe(&b->ring, cqes, REAP_BATCH)) > 0) {
         uint64_t t = now_ns();
         for (unsigned i = 0; i < n; i++)
-            complete(b, (unsigned)cqes[i]->user_data, cqes[i]->res, t);
+            if (cqes[i]->user_data != CLOSE_USER_DATA)
+                complete(b, (unsigned)cqes[i]->user_data, cqes[i]->res, t);
         io_uring_cq_advance(&b->ring, n);
         total += n;
     }
@@ -329,7 +348,8 @@ static void report(struct bench *b)
     double dur_ms = b->t_first && b->t_last > b->t_first ? (double)(b->t_last - b->t_first) / 1e6 : 0.0;
     double rate = dur_ms > 0 ? (double)b->ok / (dur_ms / 1000.0) : 0.0;
     qsort(b->lat_ns, b->ok, sizeof(*b->lat_ns), cmp_u64);
-    printf("{\"client\":\"c-liburing\",\"connects\":%lu,\"errors\":", b->ok);
+    printf("{\"client\":\"%s\",\"connects\":%lu,\"errors\":",
+           b->async_close ? "c-liburing-async-close" : "c-liburing", b->ok);
     print_errors(b);
     printf(",\"durationMs\":%.3f,\"rate\":%.1f,\"p50Us\":%.1f,\"p99Us\":%.1f}\n",
            dur_ms, rate, percentile_us(b->lat_ns, b->ok, 50), percentile_us(b->lat_ns, b->ok, 99));

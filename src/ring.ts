@@ -186,9 +186,13 @@ export class Ring {
     }
   }
 
-  /** Close `fds[0..n)`, with RST instead of FIN when `rst`. */
+  /**
+   * Close `fds[0..n)`, with RST instead of FIN when `rst`: through the ring
+   * in a kernel worker while the ring is open, here and now after it closed.
+   */
   closeFds(fds: Int32Array, n: number, rst: boolean): number {
-    return this.lib.uc_close_batch(ptr(fds), n, rst ? 1 : 0);
+    if (!this.handle) return this.lib.uc_close_now(ptr(fds), n, rst ? 1 : 0);
+    return this.lib.uc_close_batch(this.handle, ptr(fds), n, rst ? 1 : 0);
   }
 
   /**
