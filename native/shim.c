@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <liburing.h>
 
@@ -614,4 +615,31 @@ int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 	free(r->timeouts);
 	free(r);
 	return closed;
+}
+
+/*
+ * uc_raise_nofile - raise this process's soft RLIMIT_NOFILE to its hard limit
+ *   out: int32[2] = soft and hard limits after the call (capped at INT32_MAX).
+ * RETURNS 0, or -errno when the limit could not be read or set (out then
+ *   holds the limits as they are).
+ */
+int uc_raise_nofile(int32_t *out)
+{
+	struct rlimit rl;
+	int ret = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			ret = -errno;
+			rl.rlim_cur = old;
+		}
+	}
+	out[0] = rl.rlim_cur > 0x7fffffff ? 0x7fffffff : (int32_t)rl.rlim_cur;
+	out[1] = rl.rlim_max > 0x7fffffff ? 0x7fffffff : (int32_t)rl.rlim_max;
+	return ret;
 }

@@ -1,0 +1,263 @@
+/**
+ * Dialers: how the load generator opens, uses and closes one connection,
+ * through uring-connect or through Bun.connect (for comparison runs).
+ * Both take the same plan and report the same outcomes, so the engine
+ * measures the client, not differences in what each was asked to do.
+ */
+import type { Socket, SocketHandler } from "bun";
+import type { Target } from "../address.ts";
+import { Connector } from "../connector.ts";
+import type { ConnectOptions } from "../options.ts";
+
+export type EngineName = "uring-connect" | "Bun.connect";
+
+/** What every connection of a run does. */
+export interface DialPlan {
+  target: Target;
+  /** Connect timeout, ms (0 = none). */
+  timeoutMs: number;
+  /** rst: SO_LINGER 0 (no TIME_WAIT); fin: an orderly close. */
+  closeWith: "rst" | "fin";
+  /** Sent once connected, before waiting for `expectBytes`. */
+  payload?: Uint8Array;
+  /** Reply bytes to wait for before closing (0 = close at once). */
+  expectBytes: number;
+  /** SO_KEEPALIVE, for held connections. */
+  keepAlive: boolean;
+  /** Most connections open or opening at once (sizes the ring). */
+  maxOpen: number;
+}
+
+/** A connection being held open until `close()`. */
+export interface HeldConnection {
+  close(): void;
+}
+
+export interface Dialer {
+  readonly name: EngineName;
+  /**
+   * Connect, exchange the payload when there is one, close. Calls
+   * `established(ms)` once the connect succeeded; rejects with an error
+   * carrying a `code` when any step fails.
+   */
+  cycle(localAddress: string | undefined, established: (now: number) => void): Promise<void>;
+  /** Connect and hold; `dropped` runs if the peer closes first. */
+  hold(localAddress: string | undefined, dropped: () => void): Promise<HeldConnection>;
+  /**
+   * Give up everything in progress: pending cycles and holds reject with
+   * code ABORTED and their sockets close. No new work is taken after this.
+   */
+  abortAll(): void;
+  close(): void;
+}
+
+/** The error every abandoned connect or exchange rejects with. */
+export const aborted = () => Object.assign(new Error("aborted"), { code: "ABORTED" });
+
+/**
+ * Exchanges in progress, so abortAll can end them. A Set, not a listener per
+ * connection on one AbortSignal: removing one of thousands of listeners
+ * costs a scan each time.
+ */
+class Exchanges {
+  private readonly active = new Set<Socket<Conn>>();
+  private stopped = false;
+
+  /** Send the payload, wait for the expected reply, close the way the plan says. */
+  run(socket: Socket<Conn>, plan: DialPlan): Promise<void> {
+    if (this.stopped) {
+      shut(socket, "rst");
+      return Promise.reject(aborted());
+    }
+    return new Promise<void>((resolve, reject) => {
+      const conn = socket.data;
+      this.active.add(socket);
+      conn.settle = (code) => {
+        this.active.delete(socket);
+        shut(socket, plan.closeWith);
+        if (code) reject(Object.assign(new Error(`exchange failed: ${code}`), { code }));
+        else resolve();
+      };
+      writeSome(socket);
+      if (conn.got >= conn.need) conn.settle();
+    });
+  }
+
+  abortAll(): void {
+    this.stopped = true;
+    for (const socket of [...this.active]) socket.data.settle?.("ABORTED");
+  }
+}
+
+/** Per-socket state; one handler object serves every socket. */
+interface Conn {
+  unsent: Uint8Array;
+  need: number;
+  got: number;
+  closing: boolean;
+  /** Settles the exchange: undefined = done, else the error code. */
+  settle?: (code?: string) => void;
+  dropped?: () => void;
+}
+
+function writeSome(socket: Socket<Conn>): void {
+  const conn = socket.data;
+  if (conn.unsent.length === 0) return;
+  conn.unsent = conn.unsent.subarray(socket.write(conn.unsent));
+}
+
+function shut(socket: Socket<Conn>, closeWith: "rst" | "fin"): void {
+  socket.data.closing = true;
+  if (closeWith === "rst") socket.terminate();
+  else socket.end();
+}
+
+const handlers: SocketHandler<Conn> = {
+  data(socket, chunk) {
+    const conn = socket.data;
+    conn.got += chunk.length;
+    if (conn.settle && conn.got >= conn.need) {
+      const settle = conn.settle;
+      conn.settle = undefined;
+      settle();
+    }
+  },
+  drain: writeSome,
+  close(socket) {
+    const conn = socket.data;
+    if (conn.closing) return;
+    conn.closing = true;
+    if (conn.settle) conn.settle("ECONNRESET");
+    conn.settle = undefined;
+    conn.dropped?.();
+  },
+  error(socket, error) {
+    const conn = socket.data;
+    if (conn.settle) conn.settle((error as NodeJS.ErrnoException).code ?? "ECONNRESET");
+    conn.settle = undefined;
+  },
+};
+
+function newConn(plan: DialPlan): Conn {
+  return { unsent: plan.payload ?? new Uint8Array(0), need: plan.expectBytes, got: 0, closing: false };
+}
+
+/** Through uring-connect: plain connects stay fds (closed in batches); payloads go through adopted sockets. */
+export class UringDialer implements Dialer {
+  readonly name = "uring-connect" as const;
+  private readonly connector: Connector;
+  private readonly reset: boolean;
+  private readonly exchanges = new Exchanges();
+
+  constructor(private readonly plan: DialPlan) {
+    this.reset = plan.closeWith === "rst";
+    this.connector = new Connector({ maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)), entries: Math.min(4096, plan.maxOpen) });
+  }
+
+  private options(localAddress: string | undefined): ConnectOptions {
+    const { timeoutMs, keepAlive } = this.plan;
+    const options: ConnectOptions = { timeout: timeoutMs };
+    if (localAddress) options.localAddress = localAddress;
+    if (keepAlive) options.keepAlive = true;
+    return options;
+  }
+
+  cycle(localAddress: string | undefined, established: (now: number) => void): Promise<void> {
+    const plan = this.plan;
+    const options = this.options(localAddress);
+    if (!plan.payload && plan.expectBytes === 0) {
+      // The hot path: one promise per connect, the fd never leaves the native side's batch close.
+      return this.connector.connectFd(plan.target, options).then((fd) => {
+        established(performance.now());
+        this.connector.closeFd(fd, { reset: this.reset });
+      });
+    }
+    return this.connector.connect(plan.target, { ...options, socket: handlers, data: newConn(plan) }).then((socket) => {
+      established(performance.now());
+      return this.exchanges.run(socket, plan);
+    });
+  }
+
+  async hold(localAddress: string | undefined, dropped: () => void): Promise<HeldConnection> {
+    const conn = { ...newConn(this.plan), dropped };
+    const socket = await this.connector.connect(this.plan.target, { ...this.options(localAddress), socket: handlers, data: conn });
+    return { close: () => shut(socket, this.plan.closeWith) };
+  }
+
+  /** Closing the Connector rejects every connect in flight and closes its socket. */
+  abortAll(): void {
+    this.connector.close();
+    this.exchanges.abortAll();
+  }
+
+  close(): void {
+    this.connector.close();
+  }
+}
+
+/** Through Bun.connect, for side-by-side runs and when io_uring is unavailable. */
+export class BunDialer implements Dialer {
+  readonly name = "Bun.connect" as const;
+
+  constructor(private readonly plan: DialPlan) {}
+
+  private readonly exchanges = new Exchanges();
+  /** Rejecters of connects not yet open, for abortAll. */
+  private readonly opening = new Set<(error: Error) => void>();
+  private stopped = false;
+
+  private async open(conn: Conn): Promise<Socket<Conn>> {
+    if (this.stopped) throw aborted();
+    const target = this.plan.target;
+    const pending =
+      "unix" in target
+        ? Bun.connect<Conn>({ unix: target.unix, socket: handlers, data: conn })
+        : Bun.connect<Conn>({ hostname: target.host, port: target.port, socket: handlers, data: conn });
+    // Bun.connect has no timeout or cancel: race them, and close a late socket.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let giveUp: ((error: Error) => void) | undefined;
+    const stop = new Promise<never>((_, reject) => {
+      giveUp = reject;
+      const { timeoutMs } = this.plan;
+      if (timeoutMs > 0) timer = setTimeout(() => reject(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" })), timeoutMs);
+    });
+    this.opening.add(giveUp!);
+    try {
+      return await Promise.race([pending, stop]);
+    } catch (error) {
+      pending.then((late) => shut(late, "rst"), () => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.opening.delete(giveUp!);
+    }
+  }
+
+  async cycle(_localAddress: string | undefined, established: (now: number) => void): Promise<void> {
+    const socket = await this.open(newConn(this.plan));
+    established(performance.now());
+    if (this.plan.keepAlive) socket.setKeepAlive(true);
+    await this.exchanges.run(socket, this.plan);
+  }
+
+  async hold(_localAddress: string | undefined, dropped: () => void): Promise<HeldConnection> {
+    const socket = await this.open({ ...newConn(this.plan), dropped });
+    socket.setKeepAlive(true);
+    return { close: () => shut(socket, this.plan.closeWith) };
+  }
+
+  abortAll(): void {
+    this.stopped = true;
+    for (const giveUp of [...this.opening]) giveUp(aborted());
+    this.exchanges.abortAll();
+  }
+
+  close(): void {
+    this.abortAll();
+  }
+}
+
+/** The dialer for `engine`. Throws (NativeUnavailableError) when uring-connect cannot start. */
+export function createDialer(engine: "uring" | "bun", plan: DialPlan): Dialer {
+  return engine === "bun" ? new BunDialer(plan) : new UringDialer(plan);
+}
