@@ -48,7 +48,9 @@ function hooksFor(options: CliOptions, signal: AbortSignal): JobHooks & { done()
 async function compare(options: CliOptions, argv: string[], hooks: JobHooks): Promise<[Report, Report]> {
   await using server = await startLocalServer();
   hooks.onNote?.(`server: ${server.kind} on 127.0.0.1:${server.port}`);
-  const job = ["rate", `127.0.0.1:${server.port}`, ...argv.filter((a) => a !== "compare"), "--workers", "1"];
+  // Both runs do the same job: the user's flags, the compare defaults spelled out.
+  const length = options.connections === undefined ? ["--duration", `${options.durationMs}ms`] : [];
+  const job = ["rate", `127.0.0.1:${server.port}`, ...argv.filter((a) => a !== "compare"), ...length, "--workers", "1"];
   const ours = await runWorkers([...job, "--engine", "uring"], 1, hooks);
   if (hooks.signal?.aborted) return [ours, ours];
   const theirs = await runWorkers([...job, "--engine", "bun"], 1, hooks);

@@ -70,9 +70,24 @@ export async function startServer(options: { host?: string; path?: string; echo?
 }
 
 /** The same server in a child process: its accept loop never waits on the test. */
-export async function startChildServer(): Promise<AsyncDisposable & { port: number; counts(): Promise<{ accepted: number; open: number }> }> {
+/** What the child server has seen. */
+export interface ServerCounts {
+  accepted: number;
+  open: number;
+  bytes: number;
+  peers: string[];
+}
+
+export interface ChildServer extends AsyncDisposable {
+  port: number;
+  counts(): Promise<ServerCounts>;
+  /** Reset `n` of the open connections from the server side. */
+  drop(n: number): Promise<ServerCounts>;
+}
+
+export async function startChildServer(options: { echo?: boolean } = {}): Promise<ChildServer> {
   const proc = Bun.spawn({
-    cmd: [process.execPath, `${import.meta.dir}/fixtures/server.ts`],
+    cmd: [process.execPath, `${import.meta.dir}/fixtures/server.ts`, ...(options.echo ? ["--echo"] : [])],
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",
@@ -81,13 +96,15 @@ export async function startChildServer(): Promise<AsyncDisposable & { port: numb
   const first = (await lines.next()).value ?? "";
   const port = Number(/^PORT (\d+)$/.exec(first)?.[1]);
   if (!port) throw new Error(`child server did not start: ${first}`);
+  const ask = async (command: string): Promise<ServerCounts> => {
+    proc.stdin.write(`${command}\n`);
+    proc.stdin.flush();
+    return JSON.parse((await lines.next()).value ?? "{}");
+  };
   return {
     port,
-    async counts() {
-      proc.stdin.write("count\n");
-      proc.stdin.flush();
-      return JSON.parse((await lines.next()).value ?? "{}");
-    },
+    counts: () => ask("count"),
+    drop: (n) => ask(`drop ${n}`),
     async [Symbol.asyncDispose]() {
       proc.kill();
       await proc.exited;

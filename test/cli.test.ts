@@ -1,0 +1,266 @@
+/** The `uring-connect` command end to end, spawned as a user would run it. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Report } from "../src/loadgen/stats.ts";
+import { startChildServer, startServer, tempDir, waitForAsync } from "./harness.ts";
+import { refusingPort } from "./fixtures/sockets.ts";
+
+const CLI = join(import.meta.dir, "..", "src", "cli.ts");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI to its end (or until `signalAfterMs`, when it gets SIGINT). */
+async function cli(args: string[], options: { signalAfterMs?: number; cmd?: string[] } = {}): Promise<Run> {
+  const proc = Bun.spawn({ cmd: [...(options.cmd ?? []), process.execPath, CLI, ...args], stdout: "pipe", stderr: "pipe" });
+  const timer = options.signalAfterMs === undefined ? undefined : setTimeout(() => proc.kill("SIGINT"), options.signalAfterMs);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Run with --json and parse the one object on stdout. */
+async function report(args: string[]): Promise<Report> {
+  const run = await cli([...args, "--json"]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  expect(run.stdout.trim().split("\n").length).toBe(1);
+  return JSON.parse(run.stdout);
+}
+
+describe("rate", () => {
+  test("-n: exactly that many connects, report fields present", async () => {
+    await using server = await startChildServer();
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "3000", "-c", "200"]);
+    expect(r.connects).toBe(3000);
+    expect(r.errors).toEqual({});
+    expect(r.mode).toBe("rate");
+    expect(r.target).toBe(`127.0.0.1:${server.port}`);
+    expect(r.concurrency).toBe(200);
+    expect(r.rate).toBeGreaterThan(0);
+    for (const key of ["p50", "p90", "p99", "p999", "max", "mean"] as const) expect(r.latencyUs[key]).toBeGreaterThan(0);
+    expect(r.latencyUs.p50).toBeLessThanOrEqual(r.latencyUs.p99);
+    expect(r.timeline.reduce((a, b) => a + b, 0)).toBe(3000);
+    await waitForAsync(async () => (await server.counts()).accepted === 3000, "3000 accepts");
+  });
+
+  test("-d: runs for about that long", async () => {
+    await using server = await startChildServer();
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-d", "1500ms", "-c", "100"]);
+    expect(r.durationMs).toBeGreaterThanOrEqual(1500);
+    expect(r.durationMs).toBeLessThan(3000);
+    expect(r.connects).toBeGreaterThan(100);
+  });
+
+  test("--rate: open loop holds the target within 10% over 2 s", async () => {
+    await using server = await startChildServer();
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "--rate", "2000", "-d", "2s", "-c", "500"]);
+    expect(r.targetRate).toBe(2000);
+    const achieved = r.connects / 2;
+    expect(achieved).toBeGreaterThan(1800);
+    expect(achieved).toBeLessThan(2200);
+  });
+
+  test("--send/--expect-bytes: the exchange happens before each close", async () => {
+    await using server = await startChildServer({ echo: true });
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "500", "-c", "50", "--send", "hello", "--expect-bytes", "5"]);
+    expect(r.connects).toBe(500);
+    expect(r.errors).toEqual({});
+    await waitForAsync(async () => (await server.counts()).bytes === 2500, "500 × 5 bytes at the server");
+  });
+
+  test("--send @file sends the file", async () => {
+    await using dir = tempDir();
+    const file = join(dir.path, "payload");
+    await Bun.write(file, "x".repeat(1000));
+    await using server = await startChildServer({ echo: true });
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "100", "-c", "10", "--send", `@${file}`, "--expect-bytes", "1000", "--close", "fin"]);
+    expect(r.connects).toBe(100);
+    await waitForAsync(async () => (await server.counts()).bytes === 100_000, "100 KB at the server");
+  });
+
+  test("--workers 2: one merged report whose counts add up", async () => {
+    await using server = await startChildServer();
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "2001", "-c", "100", "--workers", "2"]);
+    expect(r.workers).toBe(2);
+    expect(r.connects).toBe(2001);
+    expect(r.concurrency).toBe(100);
+    expect(r.timeline.reduce((a, b) => a + b, 0)).toBe(2001);
+    await waitForAsync(async () => (await server.counts()).accepted === 2001, "2001 accepts");
+  });
+
+  test("--source: the server sees every source address", async () => {
+    await using server = await startChildServer({ echo: false });
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "300", "-c", "30", "--source", "127.0.0.2-127.0.0.4"]);
+    expect(r.connects).toBe(300);
+    await waitForAsync(async () => (await server.counts()).accepted === 300, "300 accepts");
+    expect((await server.counts()).peers).toEqual(["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+  });
+
+  test("refused target: errors counted by code, exit 0 with the report", async () => {
+    using refusing = refusingPort();
+    const r = await report(["rate", `127.0.0.1:${refusing.port}`, "-n", "200", "-c", "20"]);
+    expect(r.connects).toBe(0);
+    expect(r.errors).toEqual({ ECONNREFUSED: 200 });
+  });
+
+  test("--engine bun: the same job through Bun.connect", async () => {
+    await using server = await startChildServer();
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "300", "-c", "30", "--engine", "bun"]);
+    expect(r.engine).toBe("Bun.connect");
+    expect(r.connects).toBe(300);
+  });
+
+  test("unix: and [v6]: targets", async () => {
+    await using dir = tempDir();
+    const path = join(dir.path, "s.sock");
+    await using unixServer = await startServer({ path });
+    const viaUnix = await report(["rate", `unix:${path}`, "-n", "200", "-c", "20"]);
+    expect(viaUnix.connects).toBe(200);
+    await using v6Server = await startServer({ host: "::1" });
+    const viaV6 = await report(["rate", `[::1]:${v6Server.port}`, "-n", "200", "-c", "20"]);
+    expect(viaV6.connects).toBe(200);
+    expect(unixServer.accepted() + v6Server.accepted()).toBe(400);
+  });
+
+  test("--html writes a self-contained page holding the chart data", async () => {
+    await using dir = tempDir();
+    const file = join(dir.path, "report.html");
+    await using server = await startChildServer();
+    const r = await report(["rate", `127.0.0.1:${server.port}`, "-n", "1000", "-c", "50", "--html", file]);
+    const html = readFileSync(file, "utf8");
+    const data = JSON.parse(/<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html)![1]!);
+    expect(data.report.connects).toBe(r.connects);
+    expect(data.report.timeline).toEqual(r.timeline);
+    expect(data.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBe(1000);
+    expect(html).toContain("<svg");
+  });
+
+  test("not on a terminal: no control codes anywhere", async () => {
+    await using server = await startChildServer();
+    const run = await cli(["rate", `127.0.0.1:${server.port}`, "-d", "1200ms", "-c", "50"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout + run.stderr).not.toMatch(/\x1b|\r/);
+    expect(run.stdout).toMatch(/^rate 127\.0\.0\.1:\d+ {2}\(uring-connect, concurrency 50, 1 worker\)\n {2}connects {3}[\d,]+ in /);
+  });
+
+  test("Ctrl-C stops cleanly and still prints the report", async () => {
+    await using server = await startChildServer();
+    const run = await cli(["rate", `127.0.0.1:${server.port}`, "-d", "30s", "-c", "100", "--json"], { signalAfterMs: 1500 });
+    expect(run.code).toBe(130);
+    const r = JSON.parse(run.stdout) as Report;
+    expect(r.interrupted).toBe(true);
+    expect(r.connects).toBeGreaterThan(0);
+    expect(r.durationMs).toBeLessThan(10_000);
+    await waitForAsync(async () => (await server.counts()).open === 0, "every connection closed");
+  });
+});
+
+describe("hold", () => {
+  test("holds the connections open, then reports held and dropped", async () => {
+    await using server = await startChildServer();
+    const proc = Bun.spawn({ cmd: [process.execPath, CLI, "hold", `127.0.0.1:${server.port}`, "-c", "300", "-d", "3s", "--json"], stdout: "pipe", stderr: "pipe" });
+    await waitForAsync(async () => (await server.counts()).open === 300, "300 connections open at the server");
+    await server.drop(7);
+    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    const r = JSON.parse(stdout) as Report;
+    expect(r.mode).toBe("hold");
+    expect(r.connects).toBe(300);
+    expect(r.dropped).toBe(7);
+    expect(r.held).toBe(293);
+    await waitForAsync(async () => (await server.counts()).open === 0, "every held connection released");
+  });
+
+  test("--ramp opens at the given pace", async () => {
+    await using server = await startChildServer();
+    const r = await report(["hold", `127.0.0.1:${server.port}`, "-c", "200", "--ramp", "200/s", "-d", "200ms"]);
+    expect(r.connects).toBe(200);
+    expect(r.held).toBe(200);
+    // 200 at 200/s take about a second to open before the 200 ms hold.
+    expect(r.durationMs).toBeGreaterThan(1000);
+    expect(r.durationMs).toBeLessThan(3000);
+  });
+});
+
+describe("bad usage: one line, the usage, exit 2, nothing started", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["unknown flag", ["rate", "127.0.0.1:1", "--bogus"], /Unknown option '--bogus'/],
+    ["malformed target", ["rate", "localhost"], /malformed target "localhost"/],
+    ["port out of range", ["rate", "127.0.0.1:70000"], /malformed target/],
+    ["empty unix path", ["rate", "unix:"], /unix: needs a path/],
+    ["-n and -d together", ["rate", "127.0.0.1:1", "-n", "5", "-d", "1s"], /contradict/],
+    ["bad --close", ["rate", "127.0.0.1:1", "--close", "maybe"], /--close must be rst or fin/],
+    ["unknown command", ["storm", "127.0.0.1:1"], /unknown command "storm"/],
+    ["hold without -c", ["hold", "127.0.0.1:1"], /hold needs -c N/],
+    ["--rate with hold", ["hold", "127.0.0.1:1", "-c", "5", "--rate", "10"], /--rate only applies to rate/],
+    ["--ramp with rate", ["rate", "127.0.0.1:1", "--ramp", "10/s"], /--ramp only applies to hold/],
+    ["zero workers", ["rate", "127.0.0.1:1", "--workers", "0"], /--workers must be a positive integer/],
+    ["bad duration", ["rate", "127.0.0.1:1", "-d", "soon"], /-d\/--duration must be a duration/],
+    ["bad --source", ["rate", "127.0.0.1:1", "--source", "10.0.0.9-10.0.0.1"], /--source must run from low to high/],
+    ["missing --send file", ["rate", "127.0.0.1:1", "--send", "@/nonexistent/file"], /cannot read \/nonexistent\/file \(ENOENT\)/],
+  ];
+  for (const [name, args, message] of cases) {
+    test(name, async () => {
+      const run = await cli(args);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe("");
+      const [first, blank, usage] = run.stderr.split("\n");
+      expect(first).toMatch(/^uring-connect: /);
+      expect(first).toMatch(message);
+      expect(blank).toBe("");
+      expect(usage).toBe("usage:");
+    });
+  }
+
+  test("nothing is started: the server sees no connection", async () => {
+    await using server = await startChildServer();
+    const run = await cli(["rate", `127.0.0.1:${server.port}`, "-n", "10", "-d", "1s"]);
+    expect(run.code).toBe(2);
+    await Bun.sleep(200);
+    expect((await server.counts()).accepted).toBe(0);
+  });
+
+  test("--help prints the usage and exits 0", async () => {
+    const run = await cli(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage:/);
+  });
+});
+
+describe("limits", () => {
+  // A network namespace of the test's own with 10 ephemeral ports: FIN
+  // closes leave them in TIME_WAIT, so EADDRNOTAVAIL comes at once, for real.
+  const canUnshare = process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("ip") !== null;
+  test.skipIf(!canUnshare)("out of ports on loopback: switches to spreading source addresses and says so", async () => {
+    const script = [
+      "ip link set lo up",
+      'sysctl -q -w net.ipv4.ip_local_port_range="40000 40009"',
+      `"$0" ${join(import.meta.dir, "fixtures", "server.ts")} < /dev/null > "$1" 2>&1 &`,
+      "server=$!",
+      'while ! grep -q PORT "$1" 2>/dev/null; do sleep 0.05; done',
+      'port=$(sed -n "s/PORT //p" "$1")',
+      `"$0" ${CLI} rate 127.0.0.1:$port -n 200 -c 5 --close fin --json`,
+      "rc=$?",
+      'kill "$server"',
+      "exit $rc",
+    ].join("\n");
+    await using dir = tempDir();
+    const run = await cli([], { cmd: ["unshare", "--net", "sh", "-c", script, process.execPath, join(dir.path, "server.out")] });
+    // cli() appended bun + CLI after cmd: the script ignores them ($2, $3).
+    expect(run.stderr).toBe("note: ephemeral ports ran out (EADDRNOTAVAIL): spreading source addresses over 127.0.0.2-127.0.0.250\n");
+    expect(run.code).toBe(0);
+    const r = JSON.parse(run.stdout) as Report;
+    expect(r.errors.EADDRNOTAVAIL).toBeGreaterThan(0);
+    expect(r.notes).toContain("ephemeral ports ran out (EADDRNOTAVAIL): spreading source addresses over 127.0.0.2-127.0.0.250");
+    expect(r.connects + (r.errors.EADDRNOTAVAIL ?? 0)).toBe(200);
+    expect(r.connects).toBeGreaterThan(150);
+    expect(run.stderr).toContain("note: ephemeral ports ran out");
+    expect(existsSync(join(dir.path, "server.out"))).toBe(true);
+    rmSync(join(dir.path, "server.out"));
+  });
+});
