@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { Connector, ConnectError, ConnectorClosedError, connectFd, type Target } from "../src/index.ts";
-import { expectClean, fdCount, startChildServer, startServer, tempDir, waitFor, waitForAsync, type TestServer } from "./harness.ts";
+import { expectClean, fdCount, runFixture, startChildServer, startServer, tempDir, waitFor, waitForAsync, type TestServer } from "./harness.ts";
 import { blackholeListener, refusingPort } from "./fixtures/sockets.ts";
 
 let connector: Connector;
@@ -287,13 +287,9 @@ describe("bad input is rejected before anything is opened", () => {
 
 describe("ring setup degrades without optional kernel features", () => {
   test("URING_CONNECT_DISABLE switches off SUBMIT_ALL, SINGLE_ISSUER and CQSIZE", async () => {
-    const proc = Bun.spawn({
-      cmd: [process.execPath, join(import.meta.dir, "fixtures", "degraded.ts")],
-      env: { ...process.env, URING_CONNECT_DISABLE: "submit_all,single_issuer,cq_size" },
-      stdout: "pipe",
-      stderr: "pipe",
+    const { stdout: out, stderr: err, code } = await runFixture("degraded.ts", {
+      env: { URING_CONNECT_DISABLE: "submit_all,single_issuer,cq_size" },
     });
-    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect(err).toBe("");
     expect(code).toBe(0);
     const report = JSON.parse(out);

@@ -142,3 +142,23 @@ export function tempDir(): AsyncDisposable & { path: string } {
   const path = mkdtempSync(join(tmpdir(), "uc-"));
   return { path, [Symbol.asyncDispose]: async () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/**
+ * Run `test/fixtures/<name>` in a child Bun (behind `prefix`, e.g. unshare),
+ * killed after `timeoutMs`; resolves with its output and how it ended.
+ */
+export async function runFixture(
+  name: string,
+  options: { args?: string[]; prefix?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<{ stdout: string; stderr: string; code: number | null; killed: boolean }> {
+  const proc = Bun.spawn({
+    cmd: [...(options.prefix ?? []), process.execPath, join(import.meta.dir, "fixtures", name), ...(options.args ?? [])],
+    env: { ...process.env, ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill(), options.timeoutMs ?? 10_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { stdout, stderr, code, killed: proc.signalCode !== null };
+}

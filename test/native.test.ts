@@ -4,22 +4,17 @@
  * bound over it). The error must say what failed and what to install.
  */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
+import { runFixture } from "./harness.ts";
 
-const fixture = join(import.meta.dir, "fixtures", "native-error.ts");
 // Mount namespaces need root (CAP_SYS_ADMIN) and util-linux's unshare.
 const canUnshare = process.getuid?.() === 0 && Bun.which("unshare") !== null;
 
 async function inNamespace(mounts: string): Promise<{ created: boolean; native: boolean; reason: string; message: string }> {
-  const proc = Bun.spawn({
-    cmd: ["unshare", "--mount", "--propagation", "private", "sh", "-c", `${mounts} && exec "$0" "$1"`, process.execPath, fixture],
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  expect(err).toBe("");
+  const prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", `${mounts} && exec "$0" "$@"`];
+  const { stdout, stderr, code } = await runFixture("native-error.ts", { prefix });
+  expect(stderr).toBe("");
   expect(code).toBe(0);
-  return JSON.parse(out);
+  return JSON.parse(stdout);
 }
 
 test.skipIf(!canUnshare)("liburing.h missing: says to install liburing's development files", async () => {

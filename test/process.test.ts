@@ -1,22 +1,6 @@
 /** Process-wide behaviour, each in a child process: no io_uring, idle exit, idle CPU. */
 import { expect, test } from "bun:test";
-import { join } from "node:path";
-
-async function runFixture(name: string, args: string[] = [], timeoutMs = 10000) {
-  const proc = Bun.spawn({
-    cmd: [process.execPath, join(import.meta.dir, "fixtures", name), ...args],
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const timer = setTimeout(() => proc.kill(), timeoutMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { stdout, stderr, code, killed: proc.signalCode !== null };
-}
+import { runFixture } from "./harness.ts";
 
 test("io_uring denied by seccomp: the error says why and what to do", async () => {
   const { stdout, stderr, code } = await runFixture("no-io-uring.ts");
@@ -34,7 +18,7 @@ test("io_uring denied by seccomp: the error says why and what to do", async () =
 
 test("a process with nothing in flight exits by itself", async () => {
   const started = performance.now();
-  const { code, killed, stderr } = await runFixture("idle.ts", ["exit"], 5000);
+  const { code, killed, stderr } = await runFixture("idle.ts", { args: ["exit"], timeoutMs: 5000 });
   expect(stderr).toBe("");
   expect(killed).toBe(false);
   expect(code).toBe(0);
@@ -42,7 +26,7 @@ test("a process with nothing in flight exits by itself", async () => {
 });
 
 test("an idle Connector uses no CPU", async () => {
-  const { stdout, code } = await runFixture("idle.ts", ["cpu"]);
+  const { stdout, code } = await runFixture("idle.ts", { args: ["cpu"] });
   expect(code).toBe(0);
   const { idleCpuMs } = JSON.parse(stdout);
   // A busy-polling design would burn ~1000 ms here; idle means a few ms of timer work.
