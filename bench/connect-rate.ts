@@ -3,7 +3,7 @@
  * node:net and a C liburing client, all hitting one epoll server.
  *
  *   bun bench/connect-rate.ts [--connections N] [--reps R]
- *     [--concurrency 100,1000,10000] [--clients uring,bun,node,c,c-async] [--quick] [--json]
+ *     [--concurrency 100,1000,10000] [--clients uring,bun,node,c,c-async,loadgen,loadgen-bun] [--quick] [--json]
  *
  * Every client runs as its own process so no runtime shares a heap, event
  * loop or fd table with another; runs are interleaved and the client order
@@ -32,8 +32,10 @@ const SUMMARY_CONCURRENCY = 1000;
 
 // ---------------------------------------------------------------- options
 
-type ClientId = "uring" | "bun" | "node" | "c" | "c-async";
-const CLIENT_IDS: readonly ClientId[] = ["uring", "bun", "node", "c", "c-async"];
+type ClientId = "uring" | "bun" | "node" | "c" | "c-async" | "loadgen" | "loadgen-bun";
+const CLIENT_IDS: readonly ClientId[] = ["uring", "bun", "node", "c", "c-async", "loadgen", "loadgen-bun"];
+/** Run unless --clients names them: the load generator's own rows. */
+const DEFAULT_CLIENTS: readonly ClientId[] = ["uring", "bun", "node", "c", "c-async"];
 
 interface Options {
   connections: number;
@@ -47,7 +49,7 @@ interface Options {
 }
 
 const USAGE = `usage: bun bench/connect-rate.ts [--connections N] [--reps R] [--concurrency 100,1000,10000]
-                                [--clients uring,bun,node,c,c-async] [--quick] [--json]`;
+                                [--clients uring,bun,node,c,c-async,loadgen,loadgen-bun] [--quick] [--json]`;
 
 class UsageError extends Error {}
 
@@ -74,7 +76,7 @@ function parseOptions(argv: string[]): Options {
     connections: quick ? 5000 : 50000,
     reps: quick ? 1 : 3,
     concurrency: quick ? [100, 1000] : [100, 1000, 10000],
-    clients: [...CLIENT_IDS],
+    clients: [...DEFAULT_CLIENTS],
     latencyConnections: quick ? 1000 : 2000,
     quick,
     json: false,
@@ -228,6 +230,12 @@ async function prepareClients(opts: Options, notes: string[]): Promise<ClientSpe
   const all: Record<ClientId, () => Promise<ClientSpec | string>> = {
     uring: async () => ({ id: "uring", label: "uring-connect", cmd: [BUN, path.join(BENCH, "clients/uring.ts")] }),
     bun: async () => ({ id: "bun", label: "Bun.connect", cmd: [BUN, path.join(BENCH, "clients/bun-connect.ts")] }),
+    loadgen: async () => ({ id: "loadgen", label: "uring-connect rate", cmd: [BUN, path.join(BENCH, "clients/loadgen.ts")] }),
+    "loadgen-bun": async () => ({
+      id: "loadgen-bun",
+      label: "rate --engine bun",
+      cmd: [BUN, path.join(BENCH, "clients/loadgen.ts"), "--engine", "bun"],
+    }),
     node: async () =>
       node
         ? { id: "node", label: "node:net", cmd: [node, path.join(BENCH, "clients/node-net.mjs")] }

@@ -28,6 +28,9 @@ export interface DialPlan {
   maxOpen: number;
 }
 
+/** How a cycle ends: an error, or the time (performance.now) it was established. */
+export type CycleDone = (error: unknown, establishedAt?: number) => void;
+
 /** A connection being held open until `close()`. */
 export interface HeldConnection {
   close(): void;
@@ -36,11 +39,12 @@ export interface HeldConnection {
 export interface Dialer {
   readonly name: EngineName;
   /**
-   * Connect, exchange the payload when there is one, close. Calls
-   * `established(ms)` once the connect succeeded; rejects with an error
-   * carrying a `code` when any step fails.
+   * Connect, exchange the payload when there is one, close; then call
+   * `done(undefined, establishedAtMs)`, or `done(error)` with an error
+   * carrying a `code` when any step failed. A callback, not a promise: on
+   * the hot path every promise layer is a microtask per connect.
    */
-  cycle(localAddress: string | undefined, established: (now: number) => void): Promise<void>;
+  cycle(localAddress: string | undefined, done: CycleDone): void;
   /** Connect and hold; `dropped` runs if the peer closes first. */
   hold(localAddress: string | undefined, dropped: () => void): Promise<HeldConnection>;
   /**
@@ -148,39 +152,38 @@ export class UringDialer implements Dialer {
   private readonly connector: Connector;
   private readonly reset: boolean;
   private readonly exchanges = new Exchanges();
+  /** The same options object for every connect without a local address. */
+  private readonly options: ConnectOptions;
 
   constructor(private readonly plan: DialPlan) {
     this.reset = plan.closeWith === "rst";
+    this.options = plan.keepAlive ? { timeout: plan.timeoutMs, keepAlive: true } : { timeout: plan.timeoutMs };
     this.connector = new Connector({ maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)), entries: Math.min(4096, plan.maxOpen) });
   }
 
-  private options(localAddress: string | undefined): ConnectOptions {
-    const { timeoutMs, keepAlive } = this.plan;
-    const options: ConnectOptions = { timeout: timeoutMs };
-    if (localAddress) options.localAddress = localAddress;
-    if (keepAlive) options.keepAlive = true;
-    return options;
-  }
 
-  cycle(localAddress: string | undefined, established: (now: number) => void): Promise<void> {
+  cycle(localAddress: string | undefined, done: CycleDone): void {
     const plan = this.plan;
-    const options = this.options(localAddress);
+    const options = localAddress ? { ...this.options, localAddress } : this.options;
     if (!plan.payload && plan.expectBytes === 0) {
-      // The hot path: one promise per connect, the fd never leaves the native side's batch close.
-      return this.connector.connectFd(plan.target, options).then((fd) => {
-        established(performance.now());
+      // The hot path: the fd goes straight into the next batch of closes.
+      this.connector.connectFd(plan.target, options).then((fd) => {
+        const at = performance.now();
         this.connector.closeFd(fd, { reset: this.reset });
-      });
+        done(undefined, at);
+      }, done);
+      return;
     }
-    return this.connector.connect(plan.target, { ...options, socket: handlers, data: newConn(plan) }).then((socket) => {
-      established(performance.now());
-      return this.exchanges.run(socket, plan);
-    });
+    this.connector.connect(plan.target, { ...options, socket: handlers, data: newConn(plan) }).then((socket) => {
+      const at = performance.now();
+      this.exchanges.run(socket, plan).then(() => done(undefined, at), done);
+    }, done);
   }
 
   async hold(localAddress: string | undefined, dropped: () => void): Promise<HeldConnection> {
     const conn = { ...newConn(this.plan), dropped };
-    const socket = await this.connector.connect(this.plan.target, { ...this.options(localAddress), socket: handlers, data: conn });
+    const options = localAddress ? { ...this.options, localAddress } : this.options;
+    const socket = await this.connector.connect(this.plan.target, { ...options, socket: handlers, data: conn });
     return { close: () => shut(socket, this.plan.closeWith) };
   }
 
@@ -233,11 +236,11 @@ export class BunDialer implements Dialer {
     }
   }
 
-  async cycle(_localAddress: string | undefined, established: (now: number) => void): Promise<void> {
-    const socket = await this.open(newConn(this.plan));
-    established(performance.now());
-    if (this.plan.keepAlive) socket.setKeepAlive(true);
-    await this.exchanges.run(socket, this.plan);
+  cycle(_localAddress: string | undefined, done: CycleDone): void {
+    this.open(newConn(this.plan)).then((socket) => {
+      const at = performance.now();
+      this.exchanges.run(socket, this.plan).then(() => done(undefined, at), done);
+    }, done);
   }
 
   async hold(_localAddress: string | undefined, dropped: () => void): Promise<HeldConnection> {

@@ -162,19 +162,12 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
     const launch = (intended: number) => {
       issued++;
       state.inFlight++;
-      let establishedAt = 0;
-      dialer.cycle(state.picker?.pick(), (now) => (establishedAt = now)).then(
-        () => {
-          state.stats.connected((establishedAt - intended) * 1000, establishedAt);
-          state.inFlight--;
-          fill();
-        },
-        (error: unknown) => {
-          state.failed(error);
-          state.inFlight--;
-          fill();
-        },
-      );
+      dialer.cycle(state.picker?.pick(), (error, establishedAt) => {
+        if (establishedAt !== undefined) state.stats.connected((establishedAt - intended) * 1000, establishedAt);
+        else state.failed(error);
+        state.inFlight--;
+        fill();
+      });
     };
 
     const open = () => !ending && !state.stop.signal.aborted && performance.now() < deadline;
