@@ -193,10 +193,12 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
           }, 1);
 
     let grace: ReturnType<typeof setTimeout> | undefined;
+    let stopAtDeadline: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
       if (!ending) {
         ending = true;
         clearInterval(schedule);
+        clearTimeout(stopAtDeadline);
         // Whatever is still in flight after the grace period is abandoned.
         grace = setTimeout(() => state.stop.abort(), run.graceMs);
       }
@@ -206,7 +208,7 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
     };
 
     state.stop.signal.addEventListener("abort", () => fill(), { once: true });
-    if (run.durationMs !== undefined) setTimeout(fill, run.durationMs);
+    if (run.durationMs !== undefined) stopAtDeadline = setTimeout(fill, run.durationMs);
     fill();
   });
 }
