@@ -42,6 +42,18 @@ export function parseTarget(target: unknown, field = "target"): ParsedTarget {
     throw invalidType(field, "an object { host, port } or { unix }", target);
   }
   const t = target as Record<string, unknown>;
+  // Callers that connect to one target many times pass the same object:
+  // reuse its encoding while its fields are unchanged.
+  const cached = parsedTargets.get(t);
+  if (cached && cached.host === t.host && cached.port === t.port && cached.unix === t.unix) return cached.parsed;
+  const parsed = parseFields(t, field);
+  parsedTargets.set(t, { host: t.host, port: t.port, unix: t.unix, parsed });
+  return parsed;
+}
+
+const parsedTargets = new WeakMap<object, { host: unknown; port: unknown; unix: unknown; parsed: ParsedTarget }>();
+
+function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
   if ("unix" in t) {
     if ("host" in t || "port" in t) {
       throw new TypeError(`${field} must have either unix or host and port, not both`);
@@ -75,19 +87,28 @@ function validateHost(host: unknown, field: string): string {
   return bare;
 }
 
-/** Parse a dotted-quad IPv4 literal into 4 bytes, or null. */
+/** Parse a dotted-quad IPv4 literal (no leading zeros) into 4 bytes, or null. */
 export function parseIPv4(text: string): Uint8Array | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
   const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const value = Number(part);
-    if (value > 255) return null;
-    bytes[i] = value;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; /* "." ends the last part */
+    if (c === 46) {
+      if (digits === 0 || part > 3) return null;
+      bytes[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return null; // a leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return null;
+    } else {
+      return null;
+    }
   }
-  return bytes;
+  return part === 4 ? bytes : null;
 }
 
 /** Parse an IPv6 literal (with `::`, embedded IPv4 and `%zone`) or return null. */
@@ -151,14 +172,28 @@ function zoneIndex(zone: string): number | null {
   }
 }
 
+/**
+ * sockaddr fields are little-endian (family, scope id) or network order
+ * (port). Written byte by byte: a DataView would make the engine materialise
+ * an ArrayBuffer for every new sockaddr, which costs more than the encoding.
+ */
+function putFamily(sockaddr: Uint8Array, family: number): void {
+  sockaddr[0] = family & 0xff;
+  sockaddr[1] = family >> 8;
+}
+
+function putPort(sockaddr: Uint8Array, port: number): void {
+  sockaddr[2] = port >> 8;
+  sockaddr[3] = port & 0xff;
+}
+
 /** Encode an IP literal and port as a sockaddr; null when `host` is not a literal. */
 export function encodeIp(host: string, port: number): Endpoint | null {
   const v4 = parseIPv4(host);
   if (v4) {
     const sockaddr = new Uint8Array(16);
-    const view = new DataView(sockaddr.buffer);
-    view.setUint16(0, AF_INET, true);
-    view.setUint16(2, port, false);
+    putFamily(sockaddr, AF_INET);
+    putPort(sockaddr, port);
     sockaddr.set(v4, 4);
     return { family: AF_INET, sockaddr, address: host, port };
   }
@@ -166,11 +201,10 @@ export function encodeIp(host: string, port: number): Endpoint | null {
   const v6 = parseIPv6(host);
   if (!v6) return null;
   const sockaddr = new Uint8Array(28);
-  const view = new DataView(sockaddr.buffer);
-  view.setUint16(0, AF_INET6, true);
-  view.setUint16(2, port, false);
+  putFamily(sockaddr, AF_INET6);
+  putPort(sockaddr, port);
   sockaddr.set(v6.bytes, 8);
-  view.setUint32(24, v6.scopeId, true);
+  for (let i = 0; i < 4; i++) sockaddr[24 + i] = (v6.scopeId >>> (8 * i)) & 0xff;
   return { family: AF_INET6, sockaddr, address: host, port };
 }
 
@@ -192,7 +226,7 @@ export function encodeUnix(path: unknown, field = "unix"): Endpoint {
   }
   const length = 2 + bytes.length + (abstract ? 0 : 1);
   const sockaddr = new Uint8Array(length);
-  new DataView(sockaddr.buffer).setUint16(0, AF_UNIX, true);
+  putFamily(sockaddr, AF_UNIX);
   sockaddr.set(bytes, 2);
   return { family: AF_UNIX, sockaddr, address: path, port: undefined };
 }
