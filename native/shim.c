@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <liburing.h>
+#include "close.h"
 
 #define UC_SLOT_WORDS 8
 #define UC_ADDR_BYTES 256
@@ -273,6 +274,8 @@ int uc_prep_connect_batch(struct uc_ring *r, const int32_t *ids, int n)
 {
 	int i;
 
+	if (n < 0 || (n > 0 && !ids))
+		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		uint32_t slot = (uint32_t)ids[i];
 		int32_t *s;
@@ -344,6 +347,8 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 	struct io_uring_cqe *cqes[256];
 	int written = 0, flushed = 0;
 
+	if (max < 0 || (max > 0 && !out))
+		return -EINVAL;
 	/* Order matters (see uc_waker_main): clear the pending flag, then let
 	 * the kernel signal the eventfd again, then a full fence so every
 	 * completion posted while signalling was off is seen by the peek below. */
@@ -397,6 +402,8 @@ int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 {
 	int i, queued = 0, ret;
 
+	if (n < 0 || (n > 0 && !ids))
+		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		uint32_t slot = (uint32_t)ids[i];
 		struct io_uring_sqe *sqe;
@@ -419,33 +426,14 @@ int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 	return ret < 0 ? ret : queued;
 }
 
-static void uc_set_linger_rst(int fd)
-{
-	struct linger lg = { 1, 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
 /*
  * uc_close_now - close n fds here and now, with an RST instead of a FIN
  *   when rst != 0. fds: int32[n]; negative entries are skipped.
- * RETURNS the number of fds closed.
- * NOTES SO_LINGER {1, 0} makes close() send RST and skip TIME_WAIT, which is
- *   what a load generator needs to keep opening connections.
+ * RETURNS the number of fds closed, or -EINVAL for a bad array.
  */
 int uc_close_now(const int32_t *fds, int n, int rst)
 {
-	int i, closed = 0;
-
-	for (i = 0; i < n; i++) {
-		if (fds[i] < 0)
-			continue;
-		if (rst)
-			uc_set_linger_rst(fds[i]);
-		if (close(fds[i]) == 0)
-			closed++;
-	}
-	return closed;
+	return uc_close_fds(fds, n, rst);
 }
 
 /*
@@ -465,6 +453,8 @@ int uc_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 	unsigned char sqe_flags = IOSQE_ASYNC;
 	int i, handled = 0;
 
+	if (n < 0 || (n > 0 && !fds))
+		return -EINVAL;
 	if (r->ring.features & IORING_FEAT_CQE_SKIP)
 		sqe_flags |= IOSQE_CQE_SKIP_SUCCESS;
 	for (i = 0; i < n; i++) {
@@ -597,6 +587,8 @@ int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 {
 	int i, closed = 0;
 
+	if (n < 0 || (n > 0 && !ids))
+		n = 0; /* still release the ring */
 	uc_waker_stop(r);
 	io_uring_queue_exit(&r->ring);
 	if (r->efd >= 0)

@@ -267,3 +267,25 @@ function dnsError(host: string, cause: unknown): Error {
     hostname: host,
   });
 }
+
+/** Where a sockaddr points, decoded back (for the Bun.connect fallback). */
+export type DecodedAddress = { host: string; port: number } | { unix: string };
+
+/** Decode the sockaddr bytes `encodeIp`/`encodeUnix` wrote. Throws on an unknown family. */
+export function decodeSockaddr(sockaddr: Uint8Array): DecodedAddress {
+  const family = sockaddr[0]! | (sockaddr[1]! << 8);
+  const port = (sockaddr[2]! << 8) | sockaddr[3]!;
+  if (family === AF_INET) return { host: sockaddr.subarray(4, 8).join("."), port };
+  if (family === AF_INET6) {
+    const groups: string[] = [];
+    for (let i = 8; i < 24; i += 2) groups.push(((sockaddr[i]! << 8) | sockaddr[i + 1]!).toString(16));
+    const scope = (sockaddr[24]! | (sockaddr[25]! << 8) | (sockaddr[26]! << 16) | (sockaddr[27]! << 24)) >>> 0;
+    return { host: scope ? `${groups.join(":")}%${scope}` : groups.join(":"), port };
+  }
+  if (family === AF_UNIX) {
+    let end = sockaddr.length;
+    if (sockaddr[2] !== 0 && sockaddr[end - 1] === 0) end--; // a path's terminating NUL
+    return { unix: new TextDecoder().decode(sockaddr.subarray(2, end)) };
+  }
+  throw new Error(`unknown sockaddr family ${family}`);
+}

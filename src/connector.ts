@@ -12,8 +12,15 @@ import { parseTarget, resolveName, type Endpoint, type Target } from "./address.
 import { adoptSocket } from "./adopt.ts";
 import { ConnectError, ConnectorClosedError, completionErrno, invalidType } from "./errors.ts";
 import { checkConnectOptions, checkConnectorOptions, type CheckedOptions, type ConnectOptions, type ConnectorOptions } from "./options.ts";
-import { Ring, type RingInfo } from "./ring.ts";
+import { BunFallbackDriver } from "./fallback.ts";
+import { NativeUnavailableError } from "./native.ts";
+import { Ring, type Driver, type RingInfo } from "./ring.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
+
+/** URING_CONNECT_FORCE_FALLBACK=1 takes the fallback path as if io_uring were missing. */
+function forcedFallback(): never {
+  throw new NativeUnavailableError("io_uring switched off by URING_CONNECT_FORCE_FALLBACK=1", "io_uring");
+}
 
 /** One caller's connect, from validation to settlement. */
 interface Request {
@@ -52,7 +59,9 @@ export type ConnectOutcome = number | Error;
  */
 export class Connector {
   private readonly pool: SlotPool<Request>;
-  private readonly ring: Ring;
+  private readonly ring: Driver;
+  /** Why io_uring is not used, when the Bun.connect fallback is. */
+  readonly fallbackReason: string | undefined;
   private readonly waiting: Request[] = [];
   private waitingHead = 0;
   /** Pending slots, in order, to prepare in the next batch. */
@@ -77,9 +86,16 @@ export class Connector {
    * when io_uring or liburing is unavailable (the message says what to do).
    */
   constructor(options?: ConnectorOptions) {
-    const { entries, maxInflight } = checkConnectorOptions(options);
+    const { entries, maxInflight, fallback } = checkConnectorOptions(options);
     this.pool = new SlotPool<Request>(maxInflight);
-    this.ring = new Ring(this.pool as SlotPool<unknown>, { entries });
+    const pool = this.pool as SlotPool<unknown>;
+    try {
+      this.ring = process.env.URING_CONNECT_FORCE_FALLBACK === "1" && fallback === "bun" ? forcedFallback() : new Ring(pool, { entries });
+    } catch (error) {
+      if (fallback !== "bun" || !(error instanceof NativeUnavailableError)) throw error;
+      this.ring = new BunFallbackDriver(pool);
+      this.fallbackReason = error.message;
+    }
     this.staged = new Int32Array(maxInflight);
     this.cancels = new Int32Array(maxInflight);
     this.orphanFds = new Int32Array(maxInflight);
@@ -168,7 +184,12 @@ export class Connector {
     return { ...this.pool.stats(), waiting: this.waiting.length - this.waitingHead };
   }
 
-  /** What the kernel gave this Connector's ring. */
+  /** "io_uring", or "bun" when the Bun.connect fallback is in use (see fallbackReason). */
+  get backend(): "io_uring" | "bun" {
+    return this.ring.backend;
+  }
+
+  /** What the kernel gave this Connector's ring (zeros for the fallback). */
   ringInfo(): RingInfo {
     return this.ring.info();
   }

@@ -3,7 +3,7 @@
  * liburing once per process and exposes its symbol table. This module alone
  * knows C types.
  */
-import { cc, type Pointer } from "bun:ffi";
+import { cc, dlopen, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -99,6 +99,15 @@ function compile(): Library {
       "platform",
     );
   }
+  // A prebuilt shim (the sanitizer build in test/native/) replaces the TinyCC one.
+  const prebuilt = process.env.URING_CONNECT_NATIVE_LIB;
+  if (prebuilt) {
+    try {
+      return dlopen(prebuilt, symbols) as unknown as Library;
+    } catch (cause) {
+      throw new NativeUnavailableError(`could not load URING_CONNECT_NATIVE_LIB=${prebuilt} (${String(cause)})`, "compile", { cause });
+    }
+  }
   if (!findHeader()) {
     throw new NativeUnavailableError(`liburing.h not found: ${INSTALL_LIBURING}`, "liburing");
   }
@@ -138,4 +147,24 @@ export function native(): NativeSymbols {
     loadError = error;
     throw error;
   }
+}
+
+const fallbackSymbols = {
+  // int uc_fd_dup(int fd)
+  uc_fd_dup: { args: ["i32"], returns: "i32" },
+  // int uc_fd_close(const i32 *fds, int n, int rst)
+  uc_fd_close: { args: ["ptr", "i32", "i32"], returns: "i32" },
+} as const satisfies Record<string, { args: readonly string[]; returns: string }>;
+
+type FallbackLibrary = ReturnType<typeof cc<typeof fallbackSymbols>>;
+export type FallbackSymbols = FallbackLibrary["symbols"];
+let fallbackLoaded: FallbackLibrary | undefined;
+
+/**
+ * native/fallback.c: what the Bun.connect fallback needs (dup, close with
+ * RST). It needs no liburing, so it builds where the shim cannot.
+ */
+export function fallbackNative(): FallbackSymbols {
+  fallbackLoaded ??= cc({ source: `${nativeDir}fallback.c`, flags: ["-w"], symbols: fallbackSymbols });
+  return fallbackLoaded.symbols;
 }

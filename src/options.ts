@@ -26,6 +26,12 @@ export interface ConnectorOptions {
   entries?: number;
   /** Most connects in the kernel at once; more wait in FIFO order (default 4096). */
   maxInflight?: number;
+  /**
+   * When io_uring cannot start: "none" throws; "bun" connects through Bun's
+   * sockets instead, with the same API and error shapes. Default: "none", or
+   * the URING_CONNECT_FALLBACK environment variable ("bun").
+   */
+  fallback?: "none" | "bun";
 }
 
 /** The largest timeout the shim's int32 millisecond field carries (~24.8 days). */
@@ -84,12 +90,20 @@ function positiveInteger(value: unknown, field: string, max: number, fallback: n
   return value;
 }
 
+/** An application can opt into the fallback without code: URING_CONNECT_FALLBACK=bun. */
+function defaultFallback(): "none" | "bun" {
+  return process.env.URING_CONNECT_FALLBACK === "bun" ? "bun" : "none";
+}
+
 /** Check Connector options; throws TypeError/RangeError naming the field. */
 export function checkConnectorOptions(options: unknown): Required<ConnectorOptions> {
-  if (options === undefined) return { entries: 1024, maxInflight: 4096 };
+  if (options === undefined) return { entries: 1024, maxInflight: 4096, fallback: defaultFallback() };
   if (options === null || typeof options !== "object") throw invalidType("options", "an object", options);
   const o = options as Record<string, unknown>;
+  const fallback = o.fallback ?? defaultFallback();
+  if (fallback !== "none" && fallback !== "bun") throw invalidType("options.fallback", '"none" or "bun"', fallback);
   return {
+    fallback,
     entries: positiveInteger(o.entries, "options.entries", MAX_ENTRIES, 1024),
     maxInflight: positiveInteger(o.maxInflight, "options.maxInflight", MAX_INFLIGHT, 4096),
   };

@@ -27,7 +27,7 @@ export interface RingOptions {
   allow?: number;
 }
 
-type WakeHandler = () => void;
+export type WakeHandler = () => void;
 
 /**
  * One thread-safe callback for the whole process: each ring's waker thread
@@ -91,7 +91,24 @@ function openError(errno: number, stage: number): NativeUnavailableError {
   return new NativeUnavailableError(`uring-connect cannot start: ${why} (${code})`, "io_uring");
 }
 
-export class Ring {
+/**
+ * What the Connector drives: the io_uring Ring, or the Bun.connect fallback
+ * when io_uring is unavailable. Same batch calls, same completions.
+ */
+export interface Driver {
+  readonly backend: "io_uring" | "bun";
+  startWaker(onWake: WakeHandler): void;
+  info(): RingInfo;
+  prepare(ids: Int32Array, n: number): number;
+  submit(): number;
+  reap(settle: (slot: number, generation: number, res: number) => void): number;
+  cancel(ids: Int32Array, n: number): void;
+  closeFds(fds: Int32Array, n: number, rst: boolean): number;
+  close(inFlight: number[]): number;
+}
+
+export class Ring implements Driver {
+  readonly backend = "io_uring" as const;
   private readonly lib: NativeSymbols;
   private handle: RingHandle | null;
   private readonly completions = new Int32Array(REAP_BATCH * 3);

@@ -10,10 +10,27 @@ test("io_uring denied by seccomp: the error says why and what to do", async () =
   expect(report.created).toBe(false);
   expect(report.native).toBe(true);
   expect(report.reason).toBe("io_uring");
-  expect(report.message).toBe(
+  const message =
     "uring-connect cannot start: io_uring_setup was denied (a seccomp filter or container policy blocks io_uring); " +
-      "allow io_uring_setup/io_uring_enter/io_uring_register (EPERM)",
-  );
+    "allow io_uring_setup/io_uring_enter/io_uring_register (EPERM)";
+  expect(report.message).toBe(message);
+  // With fallback "bun" the same environment gives a working Connector that says why.
+  expect(report.fallback).toEqual({ backend: "bun", reason: message });
+});
+
+test("without io_uring, fallback \"bun\" passes the connector and adoption suites", async () => {
+  // The same test files, in a process where io_uring_setup fails (seccomp,
+  // preloaded) and every default Connector takes the fallback.
+  const proc = Bun.spawn({
+    cmd: [process.execPath, "test", "--timeout", "60000", "--preload", "./test/fixtures/deny-io-uring.ts", "test/connector.test.ts", "test/adopt.test.ts"],
+    cwd: `${import.meta.dir}/..`,
+    env: { ...process.env, URING_CONNECT_FALLBACK: "bun", EXPECT_BACKEND: "bun" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  expect(stderr).toMatch(/\n 4\d pass\n 0 fail\n/);
+  expect(code).toBe(0);
 });
 
 test("a process with nothing in flight exits by itself", async () => {

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Sanitizer run of the connector suite.
+#
+# Builds native/shim.c with gcc -fsanitize=address,undefined into a shared
+# library, makes src/native.ts load it through bun:ffi's dlopen
+# (URING_CONNECT_NATIVE_LIB) instead of compiling it with TinyCC, and runs the
+# connector suite (test/connector.test.ts, test/adopt.test.ts) on it.
+#
+# Exits non-zero when the build fails, when a test fails, or when any
+# sanitizer report was written (by bun test or by any child process it
+# spawned: every process inherits the environment and logs to the same
+# directory). Exits 0 with "skipped: gcc not found" when there is no gcc.
+#
+#   bash test/native/sanitize.sh
+#
+# Environment:
+#   BUN                    the bun binary (default: bun on PATH)
+#   URING_CONNECT_SHIM_SRC the C source to build (default: native/shim.c);
+#                          lets a deliberately broken copy prove the check fails
+#   SANITIZE_KEEP=1        keep the temp dir (library and logs) for inspection
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+say() { printf 'sanitize: %s\n' "$*"; }
+
+if ! command -v gcc >/dev/null 2>&1; then
+  say "skipped: gcc not found"
+  exit 0
+fi
+
+BUN="${BUN:-bun}"
+SRC="${URING_CONNECT_SHIM_SRC:-$ROOT/native/shim.c}"
+
+DIR="$(mktemp -d "${TMPDIR:-/tmp}/uring-connect-sanitize.XXXXXX")"
+if [ "${SANITIZE_KEEP:-}" = 1 ]; then
+  say "keeping $DIR"
+else
+  trap 'rm -rf "$DIR"' EXIT
+fi
+LIB="$DIR/shim-asan.so"
+LOGS="$DIR/logs"
+mkdir -p "$LOGS"
+
+# The ASan runtime must be the first library in the process (ASan's
+# interceptors replace malloc, free, memcpy, pthread_create...). Bun is not
+# linked against it, so it is preloaded. gcc prints the bare name back when
+# it has no libasan: treat that as a build failure, not a skip.
+ASAN_RT="$(gcc -print-file-name=libasan.so)"
+if [ ! -e "$ASAN_RT" ]; then
+  say "FAIL: gcc has no ASan runtime (gcc -print-file-name=libasan.so gave '$ASAN_RT'); install libasan (Debian/Ubuntu: it comes with gcc, package libasan8)"
+  exit 1
+fi
+
+# Same flags as the plain gcc build of the shim, plus the sanitizers.
+# -fno-sanitize-recover=undefined makes every UBSan check fatal, like ASan's.
+# -I native: the shim's own headers (close.h), also for a copy built from
+# elsewhere. No -I native/include: that stdatomic.h is for TinyCC only.
+say "building $SRC"
+build_start=$(date +%s%N)
+if ! gcc -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+  -fno-omit-frame-pointer -g -O1 -shared -fPIC -Wall -Wextra \
+  -I "$ROOT/native" -o "$LIB" "$SRC" -luring -lpthread; then
+  say "FAIL: could not build the sanitized shim"
+  exit 1
+fi
+build_ms=$(( ($(date +%s%N) - build_start) / 1000000 ))
+say "built $LIB in ${build_ms} ms"
+
+# ASAN_OPTIONS:
+#   log_path=DIR/asan      every report (of any process: the file is suffixed
+#                          with the pid) goes to a file that is checked below,
+#                          so a report in a child process or on the shim's
+#                          waker thread cannot go unnoticed in the output.
+#   halt_on_error=1        stop at the first report (ASan's default without
+#                          -fsanitize-recover=address; stated, not assumed).
+#   detect_leaks=0         LeakSanitizer is off: Bun itself is not
+#                          instrumented; its heaps (mimalloc, JSC's GC) hold
+#                          pointers LSan cannot follow, so blocks malloc'd
+#                          through libc and owned by Bun would be reported as
+#                          leaks: noise, not bugs in the shim. (Checked with
+#                          Bun 1.4.4: LSan's exit-time scan does not even run
+#                          in a Bun process, so leaving it on would only look
+#                          like a check.) The shim's frees are covered
+#                          instead by ASan's double-free and use-after-free
+#                          checks, and fd leaks by the suite's expectClean.
+#   print_stacktrace=1     stack traces in UBSan reports (ASan always has one).
+# No other option is needed: with the runtime preloaded, Bun 1.4.4 runs the
+# suite unchanged (verify_asan_link_order, handle_segv, use_sigaltstack,
+# allow_user_segv_handler and detect_odr_violation keep their defaults).
+#
+# UBSan's runtime (libubsan) is a dependency of the library, loaded by dlopen
+# with it; it does not need preloading. UBSAN_OPTIONS sends its reports to the
+# same directory.
+export URING_CONNECT_NATIVE_LIB="$LIB"
+export LD_PRELOAD="$ASAN_RT${LD_PRELOAD:+:$LD_PRELOAD}"
+export ASAN_OPTIONS="log_path=$LOGS/asan:halt_on_error=1:detect_leaks=0:print_stacktrace=1"
+export UBSAN_OPTIONS="log_path=$LOGS/ubsan:halt_on_error=1:print_stacktrace=1"
+# Marks the nested run, so test/sanitize.test.ts never starts itself again.
+export URING_CONNECT_SANITIZE_RUN=1
+
+say "running the connector suite on the sanitized shim"
+test_start=$(date +%s%N)
+"$BUN" test test/connector.test.ts test/adopt.test.ts --timeout 60000
+status=$?
+test_ms=$(( ($(date +%s%N) - test_start) / 1000000 ))
+say "bun test exited with $status after ${test_ms} ms"
+
+reports=("$LOGS"/*)
+if [ -e "${reports[0]}" ]; then
+  for report in "${reports[@]}"; do
+    say "sanitizer report $(basename "$report"):"
+    cat "$report"
+  done
+  say "FAIL: ${#reports[@]} sanitizer report(s)"
+  exit 1
+fi
+if [ "$status" -ne 0 ]; then
+  say "FAIL: the connector suite failed under the sanitizers (exit $status)"
+  exit "$status"
+fi
+say "OK: no sanitizer report, suite passed"
