@@ -85,6 +85,7 @@ struct uc_ring {
 	int waker_running;
 	volatile int stopping;
 	volatile int wake_pending; /* 1 while a wake-up is queued and not yet reaped */
+	int32_t overflow_flushes;  /* times uc_reap found the CQ overflowed */
 	void (*wake)(int32_t id);
 	int32_t wake_id;
 };
@@ -206,8 +207,9 @@ fail:
 
 /*
  * uc_ring_info - describe the ring for diagnostics and tests
- *   out: int32[4] = sq entries, cq entries, setup flags, kernel features.
- * RETURNS 4.
+ *   out: int32[5] = sq entries, cq entries, setup flags, kernel features,
+ *   times the completion queue overflowed and was flushed.
+ * RETURNS 5.
  */
 int uc_ring_info(struct uc_ring *r, int32_t *out)
 {
@@ -215,7 +217,8 @@ int uc_ring_info(struct uc_ring *r, int32_t *out)
 	out[1] = (int32_t)r->ring.cq.ring_entries;
 	out[2] = (int32_t)r->setup_flags;
 	out[3] = (int32_t)r->ring.features;
-	return 4;
+	out[4] = r->overflow_flushes;
+	return 5;
 }
 
 static int uc_set_int(int fd, int level, int name, int value)
@@ -345,7 +348,7 @@ int uc_submit(struct uc_ring *r)
 int uc_reap(struct uc_ring *r, int32_t *out, int max)
 {
 	struct io_uring_cqe *cqes[256];
-	int written = 0, flushed = 0;
+	int written = 0;
 
 	if (max < 0 || (max > 0 && !out))
 		return -EINVAL;
@@ -358,16 +361,17 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 	while (written < max) {
 		unsigned want = (unsigned)(max - written), got, i;
 
+		/* Completions the kernel kept aside because the CQ was full
+		 * (IORING_FEAT_NODROP) come back in only through io_uring_enter. */
+		if (IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW) {
+			io_uring_get_events(&r->ring);
+			r->overflow_flushes++;
+		}
 		if (want > 256)
 			want = 256;
 		got = io_uring_peek_batch_cqe(&r->ring, cqes, want);
-		if (got == 0) {
-			if (flushed || !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW))
-				break;
-			io_uring_get_events(&r->ring);
-			flushed = 1;
-			continue;
-		}
+		if (got == 0)
+			break;
 		for (i = 0; i < got; i++) {
 			uint64_t ud = cqes[i]->user_data;
 			uint32_t slot = (uint32_t)ud;

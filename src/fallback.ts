@@ -45,7 +45,7 @@ export class BunFallbackDriver implements Driver {
   }
 
   info(): RingInfo {
-    return { sqEntries: 0, cqEntries: 0, setupFlags: 0, features: 0 };
+    return { sqEntries: 0, cqEntries: 0, setupFlags: 0, features: 0, overflowFlushes: 0 };
   }
 
   /** Start a connect for each slot; all are consumed. */

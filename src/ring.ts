@@ -19,6 +19,8 @@ export interface RingInfo {
   cqEntries: number;
   setupFlags: number;
   features: number;
+  /** Times the completion queue overflowed and the kept completions were flushed in. */
+  overflowFlushes: number;
 }
 
 export interface RingOptions {
@@ -155,9 +157,9 @@ export class Ring implements Driver {
   }
 
   info(): RingInfo {
-    const out = new Int32Array(4);
+    const out = new Int32Array(5);
     this.lib.uc_ring_info(this.live(), ptr(out));
-    return { sqEntries: out[0]!, cqEntries: out[1]!, setupFlags: out[2]!, features: out[3]! };
+    return { sqEntries: out[0]!, cqEntries: out[1]!, setupFlags: out[2]!, features: out[3]!, overflowFlushes: out[4]! };
   }
 
   /**

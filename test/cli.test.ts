@@ -268,3 +268,20 @@ describe("limits", () => {
     rmSync(join(dir.path, "server.out"));
   });
 });
+
+describe("without io_uring", () => {
+  test("rate falls back to Bun's sockets with a warning, and still reports", async () => {
+    await using server = await startChildServer();
+    const proc = Bun.spawn({
+      cmd: [process.execPath, "--preload", join(import.meta.dir, "fixtures", "deny-io-uring.ts"), CLI, "rate", `127.0.0.1:${server.port}`, "-n", "500", "-c", "50", "--json"],
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^note: io_uring unavailable, connecting through Bun's sockets instead: uring-connect cannot start: io_uring_setup was denied/);
+    const r = JSON.parse(stdout) as Report;
+    expect(r.connects).toBe(500);
+    expect(r.notes[0]).toMatch(/^io_uring unavailable/);
+  });
+});

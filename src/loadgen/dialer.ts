@@ -38,6 +38,8 @@ export interface HeldConnection {
 
 export interface Dialer {
   readonly name: EngineName;
+  /** Set when the dialer could not do what was asked and does something else (said as a note). */
+  readonly notice?: string;
   /**
    * Connect, exchange the payload when there is one, close; then call
    * `done(undefined, establishedAtMs)`, or `done(error)` with an error
@@ -149,6 +151,7 @@ function newConn(plan: DialPlan): Conn {
 /** Through uring-connect: plain connects stay fds (closed in batches); payloads go through adopted sockets. */
 export class UringDialer implements Dialer {
   readonly name = "uring-connect" as const;
+  readonly notice: string | undefined;
   private readonly connector: Connector;
   private readonly reset: boolean;
   private readonly exchanges = new Exchanges();
@@ -158,7 +161,13 @@ export class UringDialer implements Dialer {
   constructor(private readonly plan: DialPlan) {
     this.reset = plan.closeWith === "rst";
     this.options = plan.keepAlive ? { timeout: plan.timeoutMs, keepAlive: true } : { timeout: plan.timeoutMs };
-    this.connector = new Connector({ maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)), entries: Math.min(4096, plan.maxOpen) });
+    // Without io_uring the run still happens, through Bun's sockets, and says so.
+    this.connector = new Connector({
+      maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)),
+      entries: Math.min(4096, plan.maxOpen),
+      fallback: "bun",
+    });
+    if (this.connector.fallbackReason) this.notice = `io_uring unavailable, connecting through Bun's sockets instead: ${this.connector.fallbackReason}`;
   }
 
 

@@ -67,6 +67,10 @@ export async function runJob(options: CliOptions, argv: string[], hooks: JobHook
   for (const note of notes) hooks.onNote?.(note);
 
   const dialer = createDialer(options.engine, plan);
+  if (dialer.notice) {
+    notes.push(dialer.notice);
+    hooks.onNote?.(dialer.notice);
+  }
   try {
     if (options.command === "hold") {
       return await runHold({ ...common, count: concurrency, rampPerSec: options.rampPerSec && options.rampPerSec / count, durationMs: options.durationMs ?? 10_000 }, dialer);
