@@ -66,6 +66,7 @@ enum {
 /* user_data: low 32 bits slot, next 31 bits generation, top bit marks the
  * shim's own SQEs (link timeouts, cancels) whose CQEs JS never sees. */
 #define UC_INTERNAL (1ULL << 63)
+#define UC_CLOSE (UC_INTERNAL | 0xfffffffeULL) /* closes sent to kernel workers */
 
 /* Opcodes the shim uses, all checked by the probe. */
 #define UC_OPS_REQUIRED 3
@@ -86,8 +87,8 @@ struct uc_ring {
 	volatile int stopping;
 	volatile int wake_pending; /* 1 while a wake-up is queued and not yet reaped */
 	int32_t overflow_flushes;  /* times uc_reap found the CQ overflowed */
-	void (*wake)(int32_t id);
-	int32_t wake_id;
+	int closes_pending;        /* closes submitted whose completion is not reaped */
+	int notify_fd;             /* the waker writes a byte here; JS's event loop polls the peer */
 };
 
 /* Atomic exchange: `xchg` with a memory operand is locked and a full fence. */
@@ -151,6 +152,7 @@ struct uc_ring *uc_ring_open(uint32_t entries, uint32_t capacity, int32_t *slots
 	r->addrs = addrs;
 	r->capacity = capacity;
 	r->efd = -1;
+	r->notify_fd = -1;
 
 	wanted[0] = IORING_SETUP_CLAMP;
 	if (allow & UC_OPT_CQSIZE)
@@ -337,6 +339,31 @@ int uc_submit(struct uc_ring *r)
 }
 
 /*
+ * A completion: the socket of a failed connect is closed here, a close's is
+ * counted. RETURNS the slot's row, or NULL for the shim's own completions
+ * and stale ones (a generation that is not the slot's).
+ */
+static int32_t *uc_connect_cqe(struct uc_ring *r, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	uint32_t slot = (uint32_t)ud;
+	int32_t *s;
+
+	if (ud == UC_CLOSE)
+		r->closes_pending--;
+	if ((ud & UC_INTERNAL) || slot >= r->capacity)
+		return NULL;
+	s = r->slots + (size_t)slot * UC_SLOT_WORDS;
+	if ((uint32_t)(ud >> 32) != (uint32_t)(s[UC_S_GENERATION] & 0x7fffffff))
+		return NULL;
+	if (cqe->res < 0 && s[UC_S_FD] >= 0) {
+		close(s[UC_S_FD]);
+		s[UC_S_FD] = -1;
+	}
+	return s;
+}
+
+/*
  * uc_reap - copy up to `max` completions into out (slot, generation, res)
  * RETURNS the number of triples written. A failed connect's socket is
  *   closed here (its fd set to -1), so JS only ever sees fds that connected.
@@ -373,20 +400,11 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 		if (got == 0)
 			break;
 		for (i = 0; i < got; i++) {
-			uint64_t ud = cqes[i]->user_data;
-			uint32_t slot = (uint32_t)ud;
-			int32_t *s;
+			int32_t *s = uc_connect_cqe(r, cqes[i]);
 
-			if ((ud & UC_INTERNAL) || slot >= r->capacity)
+			if (!s)
 				continue;
-			s = r->slots + (size_t)slot * UC_SLOT_WORDS;
-			if ((uint32_t)(ud >> 32) != (uint32_t)(s[UC_S_GENERATION] & 0x7fffffff))
-				continue;
-			if (cqes[i]->res < 0 && s[UC_S_FD] >= 0) {
-				close(s[UC_S_FD]);
-				s[UC_S_FD] = -1;
-			}
-			out[written * 3] = (int32_t)slot;
+			out[written * 3] = (int32_t)(cqes[i]->user_data & 0xffffffff);
 			out[written * 3 + 1] = s[UC_S_GENERATION];
 			out[written * 3 + 2] = cqes[i]->res;
 			written++;
@@ -394,6 +412,30 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 		io_uring_cq_advance(&r->ring, got);
 	}
 	return written;
+}
+
+/* An SQE, submitting what is queued first when the SQ is full; NULL if still full. */
+static struct io_uring_sqe *uc_get_sqe(struct uc_ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (!sqe) {
+		io_uring_submit(&r->ring);
+		sqe = io_uring_get_sqe(&r->ring);
+	}
+	return sqe;
+}
+
+/* Queue a cancel of the slot's connect. RETURNS 0, or -EBUSY when the SQ is full. */
+static int uc_prep_cancel(struct uc_ring *r, uint32_t slot)
+{
+	struct io_uring_sqe *sqe = uc_get_sqe(r);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, uc_user_data(slot, r->slots[(size_t)slot * UC_SLOT_WORDS + UC_S_GENERATION]), 0);
+	io_uring_sqe_set_data64(sqe, UC_INTERNAL | slot);
+	return 0;
 }
 
 /*
@@ -410,20 +452,11 @@ int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		uint32_t slot = (uint32_t)ids[i];
-		struct io_uring_sqe *sqe;
 
 		if (ids[i] < 0 || slot >= r->capacity)
 			return -EINVAL;
-		sqe = io_uring_get_sqe(&r->ring);
-		if (!sqe) {
-			io_uring_submit(&r->ring);
-			sqe = io_uring_get_sqe(&r->ring);
-			if (!sqe)
-				break;
-		}
-		io_uring_prep_cancel64(sqe, uc_user_data(slot,
-				r->slots[(size_t)slot * UC_SLOT_WORDS + UC_S_GENERATION]), 0);
-		io_uring_sqe_set_data64(sqe, UC_INTERNAL | slot);
+		if (uc_prep_cancel(r, slot))
+			break;
 		queued++;
 	}
 	ret = uc_submit(r);
@@ -448,36 +481,31 @@ int uc_close_now(const int32_t *fds, int n, int rst)
  *   the closing call: about 40% of a connect-and-reset cycle. IOSQE_ASYNC
  *   sends each close to an io-wq worker, which the scheduler may run on
  *   another core, so the submitting thread goes on opening connections.
- *   Successful closes post no completion (IOSQE_CQE_SKIP_SUCCESS, 5.17+);
- *   failed ones post an internal one that uc_reap drops. When the
- *   submission queue stays full the rest are closed here, synchronously.
+ *   Each close posts a completion that uc_reap counts and drops, so the
+ *   ring never exits with closes pending (the exit would cancel them and
+ *   leave their sockets open: found by the soak test).
+ *   When the submission queue stays full the rest are closed here.
  */
 int uc_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 {
-	unsigned char sqe_flags = IOSQE_ASYNC;
 	int i, handled = 0;
 
 	if (n < 0 || (n > 0 && !fds))
 		return -EINVAL;
-	if (r->ring.features & IORING_FEAT_CQE_SKIP)
-		sqe_flags |= IOSQE_CQE_SKIP_SUCCESS;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe;
 
 		if (fds[i] < 0)
 			continue;
-		sqe = io_uring_get_sqe(&r->ring);
-		if (!sqe) {
-			io_uring_submit(&r->ring);
-			sqe = io_uring_get_sqe(&r->ring);
-		}
+		sqe = uc_get_sqe(r);
 		if (!sqe)
 			return handled + uc_close_now(fds + i, n - i, rst);
 		if (rst)
 			uc_set_linger_rst(fds[i]);
 		io_uring_prep_close(sqe, fds[i]);
-		sqe->flags |= sqe_flags;
-		io_uring_sqe_set_data64(sqe, UC_INTERNAL);
+		sqe->flags |= IOSQE_ASYNC;
+		io_uring_sqe_set_data64(sqe, UC_CLOSE);
+		r->closes_pending++;
 		handled++;
 	}
 	uc_submit(r);
@@ -512,6 +540,7 @@ static void *uc_waker_main(void *arg)
 {
 	struct uc_ring *r = arg;
 	uint64_t count;
+	char byte = 1;
 
 	while (!r->stopping) {
 		if (read(r->efd, &count, sizeof(count)) < 0 && errno != EINTR)
@@ -519,35 +548,53 @@ static void *uc_waker_main(void *arg)
 		if (r->stopping)
 			break;
 		uc_cq_signal(r, 0);
-		if (uc_xchg(&r->wake_pending, 1) == 0)
-			r->wake(r->wake_id);
+		/* A full socket already holds an unread wake-up: nothing is lost. */
+		if (uc_xchg(&r->wake_pending, 1) == 0 && write(r->notify_fd, &byte, 1) < 0 && errno != EAGAIN)
+			break;
 	}
 	return NULL;
 }
 
 /*
+ * uc_socketpair - a connected pair of nonblocking unix stream sockets
+ *   out: int32[2]; out[0] for JS's event loop to read, out[1] for the waker.
+ * RETURNS 0 or -errno.
+ */
+int uc_socketpair(int32_t *out)
+{
+	int fds[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds))
+		return -errno;
+	out[0] = fds[0];
+	out[1] = fds[1];
+	return 0;
+}
+
+/*
  * uc_waker_start - wake JS whenever completions are posted
- *   wake: a thread-safe callback, called with `id`; it runs on the JS thread,
- *   which then calls uc_reap. At most one wake-up is outstanding until
+ *   notify_fd: the writing end of a uc_socketpair; the ring owns it from
+ *   here and closes it in uc_ring_close. JS's event loop polls the other
+ *   end like any socket, so wake-ups take turns with timers and other I/O
+ *   instead of jumping the queue. At most one wake-up is outstanding until
  *   uc_reap runs.
  * RETURNS 0 or -errno.
  * NOTES an eventfd registered with the ring is read by a thread of the
  *   shim's own, so the JS thread never blocks in the kernel.
  */
-int uc_waker_start(struct uc_ring *r, void (*wake)(int32_t id), int32_t id)
+int uc_waker_start(struct uc_ring *r, int notify_fd)
 {
 	int ret;
 
 	if (r->waker_running)
 		return -EBUSY;
+	r->notify_fd = notify_fd;
 	r->efd = eventfd(0, EFD_CLOEXEC);
 	if (r->efd < 0)
 		return -errno;
 	ret = io_uring_register_eventfd(&r->ring, r->efd);
 	if (ret < 0)
 		goto fail;
-	r->wake = wake;
-	r->wake_id = id;
 	r->stopping = 0;
 	ret = -pthread_create(&r->waker, NULL, uc_waker_main, r);
 	if (ret < 0) {
@@ -579,13 +626,38 @@ static void uc_waker_stop(struct uc_ring *r)
 }
 
 /*
+ * Before the ring goes: cancel the connects still in flight and wait (at
+ * most a second between completions) until every close handed to a kernel
+ * worker has completed, since the ring's exit would cancel those closes and
+ * leave their sockets open.
+ */
+static void uc_drain(struct uc_ring *r, const int32_t *ids, int n)
+{
+	struct __kernel_timespec patience = { 1, 0 };
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] >= 0 && (uint32_t)ids[i] < r->capacity)
+			uc_prep_cancel(r, (uint32_t)ids[i]);
+	uc_submit(r);
+	while (r->closes_pending > 0) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe_timeout(&r->ring, &cqe, &patience) < 0)
+			return;
+		uc_connect_cqe(r, cqe);
+		io_uring_cqe_seen(&r->ring, cqe);
+	}
+}
+
+/*
  * uc_ring_close - stop the waker, close the fds of slots still in flight,
  *   and release the ring.
  *   ids: int32[n] slots whose connects are in flight (their fds are closed).
  * RETURNS the number of fds closed.
- * NOTES the kernel cancels every request still on the ring as it exits; the
- *   requests only hold their own file references, and the sockaddrs and
- *   timespecs were copied at submit, so no shared memory is read after this.
+ * NOTES cancels the connects in flight and waits for every close already
+ *   handed to a kernel worker (uc_drain) before the ring exits; the sockaddrs and timespecs
+ *   were copied at submit, so no shared memory is read after this.
  */
 int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 {
@@ -594,9 +666,12 @@ int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 	if (n < 0 || (n > 0 && !ids))
 		n = 0; /* still release the ring */
 	uc_waker_stop(r);
+	uc_drain(r, ids, n);
 	io_uring_queue_exit(&r->ring);
 	if (r->efd >= 0)
 		close(r->efd);
+	if (r->notify_fd >= 0)
+		close(r->notify_fd);
 	for (i = 0; i < n; i++) {
 		uint32_t slot = (uint32_t)ids[i];
 		int32_t *s;

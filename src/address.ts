@@ -44,14 +44,15 @@ export function parseTarget(target: unknown, field = "target"): ParsedTarget {
   const t = target as Record<string, unknown>;
   // Callers that connect to one target many times pass the same object:
   // reuse its encoding while its fields are unchanged.
+  const keys = ("host" in t ? 1 : 0) | ("port" in t ? 2 : 0) | ("unix" in t ? 4 : 0);
   const cached = parsedTargets.get(t);
-  if (cached && cached.host === t.host && cached.port === t.port && cached.unix === t.unix) return cached.parsed;
+  if (cached && cached.keys === keys && cached.host === t.host && cached.port === t.port && cached.unix === t.unix) return cached.parsed;
   const parsed = parseFields(t, field);
-  parsedTargets.set(t, { host: t.host, port: t.port, unix: t.unix, parsed });
+  parsedTargets.set(t, { keys, host: t.host, port: t.port, unix: t.unix, parsed });
   return parsed;
 }
 
-const parsedTargets = new WeakMap<object, { host: unknown; port: unknown; unix: unknown; parsed: ParsedTarget }>();
+const parsedTargets = new WeakMap<object, { keys: number; host: unknown; port: unknown; unix: unknown; parsed: ParsedTarget }>();
 
 function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
   if ("unix" in t) {
@@ -66,7 +67,10 @@ function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
   const port = validatePort(t.port, `${field}.port`);
   const host = validateHost(t.host, `${field}.host`);
   const literal = encodeIp(host, port);
-  return literal ? { kind: "endpoint", endpoint: literal } : { kind: "name", host, port };
+  if (literal) return { kind: "endpoint", endpoint: literal };
+  // A host name never has ":" or "%", nor brackets: that was a bad IPv6 literal.
+  if (/[:%[\]]/.test(host) || t.host !== host) throw invalidType(`${field}.host`, "a host name or a valid IP address", t.host);
+  return { kind: "name", host, port };
 }
 
 function validatePort(port: unknown, field: string): number {

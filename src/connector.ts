@@ -17,6 +17,16 @@ import { NativeUnavailableError } from "./native.ts";
 import { Ring, type Driver, type RingInfo } from "./ring.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
 
+/**
+ * Bounds on the work done in one event-loop turn. On loopback the kernel
+ * runs each connect's handshake inside the submit (~15 µs each), so a batch
+ * of 256 holds the JS thread ~4 ms; bigger batches go out over several turns
+ * so timers and other I/O keep their turn. Likewise only one submit's
+ * completions are reaped inline per turn; later ones arrive by wake-up.
+ */
+const MAX_BATCH = 256;
+const INLINE_REAPS_PER_TURN = 1;
+
 /** URING_CONNECT_FORCE_FALLBACK=1 takes the fallback path as if io_uring were missing. */
 function forcedFallback(): never {
   throw new NativeUnavailableError("io_uring switched off by URING_CONNECT_FORCE_FALLBACK=1", "io_uring");
@@ -76,6 +86,9 @@ export class Connector {
   private readonly resetCloses: number[] = [];
   private readonly plainCloses: number[] = [];
   private flushQueued = false;
+  /** Reaps done right after a submit in this event-loop turn. */
+  private inlineReaps = 0;
+  private continueQueued = false;
   private submitBlocked = false;
   private isClosed = false;
   private readonly keepAlive: ReturnType<typeof setInterval>;
@@ -291,8 +304,13 @@ export class Connector {
     }
     // On loopback a connect often completes before io_uring_enter returns
     // (its task work runs on the way out): settle those now rather than a
-    // thread hop later.
-    if (submitted > 0) this.reapCompletions();
+    // thread hop later. Only a few rounds per event-loop turn, though: each
+    // round's callers start new connects in microtasks, and an unbounded
+    // chain would starve timers and I/O; later completions come by wake-up.
+    if (submitted > 0 && this.inlineReaps < INLINE_REAPS_PER_TURN) {
+      if (this.inlineReaps++ === 0) setImmediate(() => (this.inlineReaps = 0));
+      this.reapCompletions();
+    }
     this.holdLoop();
   }
 
@@ -306,7 +324,8 @@ export class Connector {
     }
     this.stagedCount = kept;
     if (kept === 0) return;
-    const consumed = this.ring.prepare(this.staged, kept);
+    const batch = Math.min(kept, MAX_BATCH);
+    const consumed = this.ring.prepare(this.staged, batch);
     for (let i = 0; i < consumed; i++) {
       const slot = this.staged[i]!;
       const result = this.pool.prepResult(slot);
@@ -316,7 +335,18 @@ export class Connector {
     // What the queue could not take stays staged, in order, for the next batch.
     this.staged.copyWithin(0, consumed, kept);
     this.stagedCount = kept - consumed;
-    if (this.stagedCount > 0) this.submitBlocked = true;
+    if (consumed < batch) this.submitBlocked = true;
+    else if (this.stagedCount > 0) this.continueNextTurn();
+  }
+
+  /** More than a batch is staged: submit the rest after the event loop has had a turn. */
+  private continueNextTurn(): void {
+    if (this.continueQueued) return;
+    this.continueQueued = true;
+    setImmediate(() => {
+      this.continueQueued = false;
+      if (this.stagedCount > 0) this.flush();
+    });
   }
 
   private onWake(): void {

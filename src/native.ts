@@ -51,8 +51,10 @@ const symbols = {
   uc_close_now: { args: ["ptr", "i32", "i32"], returns: "i32" },
   // int uc_close_batch(struct uc_ring *, const i32 *fds, int n, int rst)
   uc_close_batch: { args: ["ptr", "ptr", "i32", "i32"], returns: "i32" },
-  // int uc_waker_start(struct uc_ring *, void (*wake)(i32 id), i32 id)
-  uc_waker_start: { args: ["ptr", "function", "i32"], returns: "i32" },
+  // int uc_socketpair(i32 *out2)
+  uc_socketpair: { args: ["ptr"], returns: "i32" },
+  // int uc_waker_start(struct uc_ring *, int notify_fd)
+  uc_waker_start: { args: ["ptr", "i32"], returns: "i32" },
   // int uc_raise_nofile(i32 *out2)
   uc_raise_nofile: { args: ["ptr"], returns: "i32" },
   // int uc_ring_close(struct uc_ring *, const i32 *ids, int n)

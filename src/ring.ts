@@ -2,9 +2,14 @@
  * The ring driver: the only code that prepares, submits and reaps. It owns
  * one io_uring (through the shim), the shared buffers the shim reads, and
  * the wake-up that brings completions to the JS thread without ever
- * blocking it.
+ * blocking it: the shim's waker thread writes a byte to a socketpair whose
+ * other end is an ordinary (unref'd) Bun socket, so a wake-up is an I/O
+ * event taking its turn with timers and other sockets. (A thread-safe
+ * JSCallback was tried first: Bun drains those ahead of timers, and under
+ * load timers starved.)
  */
-import { JSCallback, ptr } from "bun:ffi";
+import type { Socket } from "bun";
+import { ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
 import { Errno, errnoCode } from "./errors.ts";
 import { NativeUnavailableError, RingOption, native, type NativeSymbols, type RingHandle } from "./native.ts";
@@ -32,21 +37,15 @@ export interface RingOptions {
 export type WakeHandler = () => void;
 
 /**
- * One thread-safe callback for the whole process: each ring's waker thread
- * calls it with the ring's id. A wake-up that arrives after its ring closed
- * finds no handler and does nothing, so a closed ring is never touched.
+ * Adopt the wake-up socket's reading end as a Bun socket that does not keep
+ * the process alive; each readable event means "completions may be ready".
  */
-const wakeHandlers = new Map<number, WakeHandler>();
-let nextWakeId = 1;
-let wakeCallback: JSCallback | undefined;
-
-function sharedWakeCallback(): JSCallback {
-  wakeCallback ??= new JSCallback((id: number) => wakeHandlers.get(id)?.(), {
-    args: ["i32"],
-    returns: "void",
-    threadsafe: true,
+function adoptWakeSocket(fd: number, onWake: () => void): Promise<Socket> {
+  const adopt = Bun.connect as unknown as (options: { fd: number; socket: { data(): void } }) => Promise<Socket>;
+  return adopt({ fd, socket: { data: onWake } }).then((socket) => {
+    socket.unref();
+    return socket;
   });
-  return wakeCallback;
 }
 
 /** Options from URING_CONNECT_DISABLE (comma list: submit_all,single_issuer,cq_size). */
@@ -114,8 +113,9 @@ export class Ring implements Driver {
   private readonly lib: NativeSymbols;
   private handle: RingHandle | null;
   private readonly completions = new Int32Array(REAP_BATCH * 3);
-  private readonly wakeId: number;
   private wakeStarted = false;
+  /** The reading end of the wake-up socketpair, once Bun has adopted it. */
+  private wakeSocket: Socket | undefined;
 
   /**
    * Open a ring for `pool`'s shared buffers.
@@ -128,16 +128,16 @@ export class Ring implements Driver {
     this.lib = native();
     const err = new Int32Array(2);
     const allow = (options.allow ?? RingOption.all) & allowedFromEnv();
+    // `>>> 0`: an integral double (64 from Math.sqrt) must still cross FFI as a u32.
     this.handle = this.lib.uc_ring_open(
-      options.entries,
-      pool.capacity,
+      options.entries >>> 0,
+      pool.capacity >>> 0,
       ptr(pool.table),
       ptr(pool.addrs),
       allow,
       ptr(err),
     ) as RingHandle | null;
     if (!this.handle) throw openError(-err[0]!, err[1]!);
-    this.wakeId = nextWakeId++;
   }
 
   get closed(): boolean {
@@ -147,13 +147,18 @@ export class Ring implements Driver {
   /** Start calling `onWake` on the JS thread whenever completions are posted. */
   startWaker(onWake: WakeHandler): void {
     if (this.wakeStarted) return;
-    wakeHandlers.set(this.wakeId, onWake);
-    const ret = this.lib.uc_waker_start(this.live(), sharedWakeCallback().ptr, this.wakeId);
-    if (ret < 0) {
-      wakeHandlers.delete(this.wakeId);
-      throw new Error(`uring-connect: could not start the completion waker (${errnoCode(-ret)})`);
-    }
+    const pair = new Int32Array(2);
+    let ret = this.lib.uc_socketpair(ptr(pair));
+    if (ret === 0) ret = this.lib.uc_waker_start(this.live(), pair[1]!);
+    if (ret < 0) throw new Error(`uring-connect: could not start the completion waker (${errnoCode(-ret)})`);
     this.wakeStarted = true;
+    // Bytes written before the adoption completes wait in the socket: no wake-up is lost.
+    adoptWakeSocket(pair[0]!, () => {
+      if (this.handle) onWake();
+    }).then((socket) => {
+      if (this.handle) this.wakeSocket = socket;
+      else socket.terminate();
+    });
   }
 
   info(): RingInfo {
@@ -223,7 +228,7 @@ export class Ring implements Driver {
     const ids = Int32Array.from(inFlight.length ? inFlight : [0]);
     const closed = this.lib.uc_ring_close(this.handle, ptr(ids), inFlight.length);
     this.handle = null;
-    wakeHandlers.delete(this.wakeId);
+    this.wakeSocket?.terminate();
     return closed;
   }
 

@@ -85,9 +85,10 @@ export interface ChildServer extends AsyncDisposable {
   drop(n: number): Promise<ServerCounts>;
 }
 
-export async function startChildServer(options: { echo?: boolean } = {}): Promise<ChildServer> {
+export async function startChildServer(options: { echo?: boolean; reset?: boolean } = {}): Promise<ChildServer> {
+  const flags = [...(options.echo ? ["--echo"] : []), ...(options.reset ? ["--reset"] : [])];
   const proc = Bun.spawn({
-    cmd: [process.execPath, `${import.meta.dir}/fixtures/server.ts`, ...(options.echo ? ["--echo"] : [])],
+    cmd: [process.execPath, `${import.meta.dir}/fixtures/server.ts`, ...flags],
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",

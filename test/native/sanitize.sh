@@ -20,7 +20,9 @@
 #   SANITIZE_KEEP=1        keep the temp dir (library and logs) for inspection
 set -uo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="${BASH_SOURCE[0]%/*}"
+[ "$HERE" = "${BASH_SOURCE[0]}" ] && HERE=.
+ROOT="$(cd "$HERE/../.." && pwd)"
 cd "$ROOT"
 
 say() { printf 'sanitize: %s\n' "$*"; }
@@ -93,8 +95,9 @@ say "built $LIB in ${build_ms} ms"
 # UBSan's runtime (libubsan) is a dependency of the library, loaded by dlopen
 # with it; it does not need preloading (preloading it changes nothing below).
 # UBSAN_OPTIONS asks for the same directory, but with GCC 12's runtimes UBSan
-# ignores log_path whenever libasan is in the process too (its call to
-# __sanitizer_set_report_path binds to libasan's copy, which both export), so
+# ignores log_path whenever libasan is in the process too (seen with a plain
+# gcc -fsanitize=address,undefined executable as well; apparently its call to
+# __sanitizer_set_report_path binds to libasan's copy, as both export it), so
 # UBSan reports go to stderr: the suite's output is therefore captured and
 # scanned as well. Every UBSan check is fatal (-fno-sanitize-recover), so a
 # report in a child process also fails its test: the suite's child servers
