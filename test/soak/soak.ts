@@ -112,7 +112,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const filler = await connector.connectFd(targets.hang);
   const fdBaseline = fdCount();
   const fdsBefore = new Set(readdirSync("/proc/self/fd"));
-  const closedConnectors: Connector[] = [];
+  let connectorsClosed = 0;
+  let slotLeak = 0;
+  /** close() frees every slot at once: count any that are not, and let the Connector go. */
+  const closeConnector = (c: Connector) => {
+    c.close();
+    const stats = c.stats();
+    slotLeak += stats.capacity - stats.free;
+    connectorsClosed++;
+  };
   const tally: Record<string, Record<string, number>> = {};
   const unexpected: string[] = [];
   let settledOnce = 0;
@@ -131,7 +139,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const launch = (): Promise<void> => {
     const cause = pick();
     const owner = connector;
-    const generation = closedConnectors.length;
+    const generation = connectorsClosed;
     const controller = cause.startsWith("abort") ? new AbortController() : undefined;
     const target =
       cause === "accept" ? targets.accept : cause === "reset" ? targets.reset : cause === "refuse" || cause === "abortRace" ? targets.refuse : targets.hang;
@@ -153,7 +161,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (settlements === 1) settledOnce++;
       else settledTwice++;
       if (typeof result === "number") owner.closeFd(result, { reset: true });
-      record(cause, outcomeOf(result), closedConnectors.length > generation);
+      record(cause, outcomeOf(result), connectorsClosed > generation);
       inFlight--;
     });
   };
@@ -164,8 +172,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         started++;
         if (started % options.closeEvery === 0) {
           // Close with work in flight: everything pending on it must reject, nothing leak.
-          closedConnectors.push(connector);
-          connector.close();
+          closeConnector(connector);
           connector = new Connector({ maxInflight: 4096 });
         }
         if (started === Math.min(options.ops, 50_000)) rssWarm = rssMB();
@@ -193,17 +200,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     } catch {}
     leakedKinds[kind] = (leakedKinds[kind] ?? 0) + 1;
   }
-  const all = [...closedConnectors, connector];
-  const slotLeak = all.reduce((sum, c) => sum + (c.stats().capacity - c.stats().free), 0);
   const rssGrowthMB = rssMB() - (rssWarm || rssMB());
-  connector.close();
+  closeConnector(connector);
+  connectorsClosed--; // the last one closed with nothing in flight
   return {
     ops: started,
     settledOnce,
     settledTwice,
     unexpected,
     tally,
-    connectorsClosed: closedConnectors.length,
+    connectorsClosed,
     fdLeak,
     leakedKinds,
     slotLeak,
