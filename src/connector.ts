@@ -21,11 +21,12 @@ import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
  * Bounds on the work done in one event-loop turn. On loopback the kernel
  * runs each connect's handshake inside the submit (~15 µs each), so a batch
  * of 256 holds the JS thread ~4 ms; bigger batches go out over several turns
- * so timers and other I/O keep their turn. Likewise only one submit's
- * completions are reaped inline per turn; later ones arrive by wake-up.
+ * so timers and other I/O keep their turn. Likewise at most a batch's worth
+ * of completions is settled right after submits in one turn (a lone connect
+ * loops inline; a storm yields); later ones arrive by wake-up.
  */
 const MAX_BATCH = 256;
-const INLINE_REAPS_PER_TURN = 1;
+const INLINE_REAP_BUDGET = 256;
 
 /** URING_CONNECT_FORCE_FALLBACK=1 takes the fallback path as if io_uring were missing. */
 function forcedFallback(): never {
@@ -86,8 +87,8 @@ export class Connector {
   private readonly resetCloses: number[] = [];
   private readonly plainCloses: number[] = [];
   private flushQueued = false;
-  /** Reaps done right after a submit in this event-loop turn. */
-  private inlineReaps = 0;
+  /** Completions settled right after a submit in this event-loop turn. */
+  private inlineReaped = 0;
   private continueQueued = false;
   private submitBlocked = false;
   private isClosed = false;
@@ -307,9 +308,9 @@ export class Connector {
     // thread hop later. Only a few rounds per event-loop turn, though: each
     // round's callers start new connects in microtasks, and an unbounded
     // chain would starve timers and I/O; later completions come by wake-up.
-    if (submitted > 0 && this.inlineReaps < INLINE_REAPS_PER_TURN) {
-      if (this.inlineReaps++ === 0) setImmediate(() => (this.inlineReaps = 0));
-      this.reapCompletions();
+    if (submitted > 0 && this.inlineReaped < INLINE_REAP_BUDGET) {
+      if (this.inlineReaped === 0) setImmediate(() => (this.inlineReaped = 0));
+      this.inlineReaped += this.reapCompletions() || 1;
     }
     this.holdLoop();
   }
@@ -356,14 +357,16 @@ export class Connector {
     this.holdLoop();
   }
 
-  /** Settle every posted completion in one batch and give freed slots to waiters. */
-  private reapCompletions(): void {
-    if (this.ring.reap(this.settleCompletion) === 0) return;
+  /** Settle every posted completion in one batch and give freed slots to waiters; returns how many. */
+  private reapCompletions(): number {
+    const reaped = this.ring.reap(this.settleCompletion);
+    if (reaped === 0) return 0;
     if (this.orphanFdCount > 0) {
       this.ring.closeFds(this.orphanFds, this.orphanFdCount, true);
       this.orphanFdCount = 0;
     }
     this.pump();
+    return reaped;
   }
 
   private readonly settleCompletion = (slot: number, generation: number, res: number): void => {
