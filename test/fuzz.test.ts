@@ -889,26 +889,34 @@ describe("end to end against loopback servers", () => {
       tally.connectError!++;
     };
 
+    /**
+     * Make one call; with `problems` it must reject with the named error, open
+     * no fd and touch no slot (NAMED is returned); otherwise its outcome is.
+     */
+    const NAMED = Symbol("named error");
+    const callChecked = async (problems: Problems, call: () => Promise<unknown>): Promise<unknown> => {
+      const fdsBefore = fdCount();
+      const statsBefore = connector.stats();
+      const promise = call(); // never throws: rejects
+      const fdsAfter = fdCount();
+      const result = await promise.then(
+        (value) => value,
+        (error: unknown) => error,
+      );
+      if (problems.size === 0) return result;
+      expectNamedError(result, problems);
+      expect(fdsAfter).toBeLessThanOrEqual(fdsBefore);
+      expect(connector.stats()).toEqual(statsBefore);
+      tally.named!++;
+      return NAMED;
+    };
+
     await fc.assert(
       fc.asyncProperty(target, options, async (t, o) => {
         assertLoopbackOnly(t, o);
         const problems = optionsProblems(o, "options", targetProblems(t, "target"));
-        const fdsBefore = fdCount();
-        const statsBefore = connector.stats();
-        const promise = connector.connectFd(t as Target, o as ConnectOptions); // never throws: rejects
-        const fdsAfter = fdCount();
-        const result = await promise.then(
-          (fd) => fd,
-          (error: unknown) => error,
-        );
-        if (problems.size > 0) {
-          expectNamedError(result, problems);
-          expect(fdsAfter).toBeLessThanOrEqual(fdsBefore);
-          expect(connector.stats()).toEqual(statsBefore);
-          tally.named!++;
-          return;
-        }
-        settleOne(result, t, o);
+        const result = await callChecked(problems, () => connector.connectFd(t as Target, o as ConnectOptions));
+        if (result !== NAMED) settleOne(result, t, o);
       }),
       run(2000),
     );
@@ -927,21 +935,8 @@ describe("end to end against loopback servers", () => {
             targetProblems(t, `targets[${i}]`, problems);
           }
         } else problems.set("targets", TypeError);
-        const fdsBefore = fdCount();
-        const statsBefore = connector.stats();
-        const promise = connector.connectMany(ts as Target[], o as ConnectOptions);
-        const fdsAfter = fdCount();
-        const result = await promise.then(
-          (outcomes) => outcomes,
-          (error: unknown) => error,
-        );
-        if (problems.size > 0) {
-          expectNamedError(result, problems);
-          expect(fdsAfter).toBeLessThanOrEqual(fdsBefore);
-          expect(connector.stats()).toEqual(statsBefore);
-          tally.named!++;
-          return;
-        }
+        const result = await callChecked(problems, () => connector.connectMany(ts as Target[], o as ConnectOptions));
+        if (result === NAMED) return;
         if (!Array.isArray(result)) throw new Error(`connectMany rejected valid input: ${String(result)}`);
         expect(result.length).toBe((ts as unknown[]).length);
         result.forEach((r, i) => settleOne(r, (ts as unknown[])[i], o));
