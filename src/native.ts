@@ -114,20 +114,40 @@ function compile(): Library {
     throw new NativeUnavailableError(`liburing.h not found: ${INSTALL_LIBURING}`, "liburing");
   }
   try {
-    return cc({
-      source: `${nativeDir}shim.c`,
-      include: [`${nativeDir}include`],
-      library: ["uring"],
-      // glibc's RWF_* macros clash with linux/fs.h, and cc fails on warnings.
-      flags: ["-w"],
-      symbols,
-    });
+    return withRetries(() =>
+      cc({
+        source: `${nativeDir}shim.c`,
+        include: [`${nativeDir}include`],
+        library: ["uring"],
+        // glibc's RWF_* macros clash with linux/fs.h, and cc fails on warnings.
+        flags: ["-w"],
+        symbols,
+      }),
+    );
   } catch (cause) {
     throw new NativeUnavailableError(
       `could not compile native/shim.c against liburing (${String(cause)}); ${INSTALL_LIBURING}`,
       "compile",
       { cause },
     );
+  }
+}
+
+/**
+ * Bun's cc() writes TinyCC's own headers to one directory per user
+ * ($TMPDIR/bun-cc-<uid>) in every process, so processes starting together
+ * (--workers, test runners) can read a half-written stdbool.h and fail.
+ * Seen here in 4 of 24 simultaneous starts. Retrying after a short random
+ * pause is enough; a real error fails every attempt.
+ */
+export function withRetries<T>(compile: () => T, attempts = 5): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return compile();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      Bun.sleepSync(10 + Math.random() * 40);
+    }
   }
 }
 
@@ -167,6 +187,6 @@ let fallbackLoaded: FallbackLibrary | undefined;
  * RST). It needs no liburing, so it builds where the shim cannot.
  */
 export function fallbackNative(): FallbackSymbols {
-  fallbackLoaded ??= cc({ source: `${nativeDir}fallback.c`, flags: ["-w"], symbols: fallbackSymbols });
+  fallbackLoaded ??= withRetries(() => cc({ source: `${nativeDir}fallback.c`, flags: ["-w"], symbols: fallbackSymbols }));
   return fallbackLoaded.symbols;
 }
