@@ -285,3 +285,30 @@ describe("without io_uring", () => {
     expect(r.notes[0]).toMatch(/^io_uring unavailable/);
   });
 });
+
+describe("terminal and limits", () => {
+  test.skipIf(Bun.which("script") === null)("on a terminal: a live line refreshed in place, then the report", async () => {
+    await using server = await startChildServer();
+    // util-linux `script` gives the command a pseudo-terminal, as a user's shell would.
+    const command = `${process.execPath} ${CLI} rate 127.0.0.1:${server.port} -d 2500ms -c 50`;
+    const proc = Bun.spawn({ cmd: ["script", "-qec", command, "/dev/null"], stdout: "pipe", stderr: "pipe" });
+    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    const run = { stdout, code };
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/\r\x1b\[Kelapsed 1s {2}now [\d,]+\/s {2}established [\d,]+ {2}in flight \d+ {2}errors 0/);
+    expect(run.stdout).toMatch(/rate 127\.0\.0\.1:\d+ {2}\(uring-connect, concurrency 50, 1 worker\)/);
+  });
+
+  test.skipIf(Bun.which("prlimit") === null)("never more open than the fd limit allows, and says so", async () => {
+    await using server = await startChildServer();
+    const run = await cli(["rate", `127.0.0.1:${server.port}`, "-n", "2000", "-c", "1000", "--json"], { cmd: ["prlimit", "--nofile=300:300"] });
+    expect(run.code).toBe(0);
+    const r = JSON.parse(run.stdout) as Report;
+    expect(r.concurrency).toBe(118);
+    expect(r.notes).toContain(
+      "capped at 118 connections at once: RLIMIT_NOFILE is 300 (64 kept for the runtime, and each may still be closing while the next opens)",
+    );
+    expect(r.connects).toBe(2000);
+    expect(r.errors).toEqual({});
+  });
+});

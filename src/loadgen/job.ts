@@ -21,12 +21,16 @@ export function share(total: number, index: number, count: number): number {
   return Math.floor(total / count) + (index < total % count ? 1 : 0);
 }
 
-/** Cap what will be open at once below the fd limit, and say so when capping. */
-function capToFdLimit(wanted: number, notes: string[]): number {
+/**
+ * Cap what will be open at once below the fd limit, and say so when capping.
+ * `fdsEach`: a rate run's connection may still be closing in a kernel worker
+ * while its successor opens, so it may need two fds; a held one needs one.
+ */
+function capToFdLimit(wanted: number, fdsEach: number, notes: string[]): number {
   const { soft } = raiseFdLimit();
-  const room = Math.max(1, soft - FD_RESERVE);
+  const room = Math.max(1, Math.floor((soft - FD_RESERVE) / fdsEach));
   if (wanted <= room) return wanted;
-  notes.push(`capped at ${room} open connections: RLIMIT_NOFILE is ${soft} (${FD_RESERVE} kept for the runtime)`);
+  notes.push(`capped at ${room} connections at once: RLIMIT_NOFILE is ${soft} (${FD_RESERVE} kept for the runtime${fdsEach > 1 ? ", and each may still be closing while the next opens" : ""})`);
   return room;
 }
 
@@ -41,7 +45,7 @@ export async function runJob(options: CliOptions, argv: string[], hooks: JobHook
   const index = options.workerIndex ?? 0;
   const count = options.workerIndex === undefined ? 1 : options.workers;
   const notes: string[] = [];
-  const concurrency = capToFdLimit(share(options.concurrency, index, count), notes);
+  const concurrency = capToFdLimit(share(options.concurrency, index, count), options.command === "hold" ? 1 : 2, notes);
   const plan: DialPlan = {
     target: options.target,
     timeoutMs: options.timeoutMs,
