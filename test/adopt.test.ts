@@ -69,5 +69,5 @@ test("connect without socket handlers is a TypeError, nothing opened", async () 
   const error = await connector.connect({ host: "127.0.0.1", port: 1 }, {} as never).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(TypeError);
   expect((error as Error).message).toMatch(/options\.socket/);
-  expect(fdCount()).toBe(baseline);
+  expect(fdCount()).toBeLessThanOrEqual(baseline); // nothing opened (earlier closes may still land)
 });

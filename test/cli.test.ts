@@ -206,6 +206,7 @@ describe("bad usage: one line, the usage, exit 2, nothing started", () => {
     ["zero workers", ["rate", "127.0.0.1:1", "--workers", "0"], /--workers must be a positive integer/],
     ["bad duration", ["rate", "127.0.0.1:1", "-d", "soon"], /-d\/--duration must be a duration/],
     ["bad --source", ["rate", "127.0.0.1:1", "--source", "10.0.0.9-10.0.0.1"], /--source must run from low to high/],
+    ["--source with --engine bun", ["rate", "127.0.0.1:1", "--engine", "bun", "--source", "127.0.0.2-127.0.0.3"], /--source needs --engine uring/],
     ["missing --send file", ["rate", "127.0.0.1:1", "--send", "@/nonexistent/file"], /cannot read \/nonexistent\/file \(ENOENT\)/],
   ];
   for (const [name, args, message] of cases) {

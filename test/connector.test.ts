@@ -257,7 +257,7 @@ describe("bad input is rejected before anything is opened", () => {
       const error = await connector.connectFd(target as never, options as never).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(type);
       expect((error as Error).message).toMatch(message);
-      expect(fdCount()).toBe(baseline);
+      expect(fdCount()).toBeLessThanOrEqual(baseline); // nothing opened (earlier closes may still land)
       expect(connector.stats().free).toBe(connector.stats().capacity);
     });
   }
@@ -270,7 +270,7 @@ describe("bad input is rejected before anything is opened", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toMatch(/targets\[1\]\.port/);
-    expect(fdCount()).toBe(baseline);
+    expect(fdCount()).toBeLessThanOrEqual(baseline); // nothing opened (earlier closes may still land)
     expect(server.accepted()).toBe(0);
   });
 

@@ -135,7 +135,7 @@ export async function expectClean(connector: Connector, baseline: number): Promi
   await waitFor(() => fdCount() <= baseline, `fd count to return to ${baseline} (now ${fdCount()})`);
   const stats = connector.stats();
   expect(stats).toEqual({ capacity: stats.capacity, free: stats.capacity, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
-  expect(fdCount()).toBe(baseline);
+  expect(fdCount()).toBeLessThanOrEqual(baseline);
 }
 
 /** A temporary directory removed on dispose (for unix socket paths). */

@@ -31,7 +31,7 @@ test("rate() rejects bad input with a TypeError naming it, before opening anythi
   await expect(rate({ target: "nowhere" })).rejects.toThrow(/malformed target "nowhere"/);
   await expect(rate({ target: "127.0.0.1:1", connections: 5, duration: 100 })).rejects.toThrow(TypeError);
   await expect(rate({ target: "127.0.0.1:1", close: "maybe" as never })).rejects.toThrow(/--close must be rst or fin/);
-  expect(fdCount()).toBe(baseline);
+  expect(fdCount()).toBeLessThanOrEqual(baseline); // nothing opened (earlier closes may still land)
 });
 
 test("hold() holds, and counts what the peer dropped", async () => {

@@ -181,6 +181,8 @@ export function parseCli(argv: string[]): CliOptions {
       throw new UsageError((error as Error).message);
     }
   }
+  // Bun.connect cannot bind a local address before connecting.
+  if (sources && engine === "bun") throw new UsageError("--source needs --engine uring: Bun.connect cannot bind a local address");
   const target = targetText === undefined ? undefined : parseTargetText(targetText);
   if (sources && target && "unix" in target) throw new UsageError("--source does not apply to unix: targets");
   const workers = positive(v.workers, "--workers") ?? 1;

@@ -62,7 +62,8 @@ export async function runJob(options: CliOptions, argv: string[], hooks: JobHook
     label: options.label,
     concurrency,
     sources: sources?.length ? sources : options.sources,
-    autoSpread: loopbackV4 && !options.sources,
+    // Only uring-connect can bind source addresses (Bun.connect cannot).
+    autoSpread: loopbackV4 && !options.sources && options.engine === "uring",
     signal: hooks.signal,
     onProgress: hooks.onProgress,
     onNote: hooks.onNote,
