@@ -1,0 +1,60 @@
+/** From client reports to table rows: medians across reps, spread, and ratios to Bun.connect and the C reference. */
+import type { ClientReport } from "../clients/common.mjs";
+import type { ClientSpec } from "./clients.ts";
+import type { ClientId } from "./options.ts";
+
+export interface Row {
+  client: string;
+  id: ClientId;
+  /** Successful runs out of attempted ones. */
+  ok: number;
+  runs: number;
+  rate: number | undefined;
+  /** Half the max-min spread of the rate across reps, as % of the median. */
+  spreadPct: number | undefined;
+  vsBunConnect: number | undefined;
+  vsCRef: number | undefined;
+  p50Ms: number | undefined;
+  p99Ms: number | undefined;
+  errors: Record<string, number>;
+  rates: number[];
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function summarize(spec: ClientSpec, reports: ClientReport[], runs: number): Row {
+  const rates = reports.map((r) => r.rate);
+  const errors: Record<string, number> = {};
+  for (const r of reports) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n;
+  const has = reports.length > 0;
+  const rate = has ? median(rates) : undefined;
+  return {
+    client: spec.label,
+    id: spec.id,
+    ok: reports.length,
+    runs,
+    rate,
+    spreadPct: rate ? ((Math.max(...rates) - Math.min(...rates)) / 2 / rate) * 100 : undefined,
+    vsBunConnect: undefined,
+    vsCRef: undefined,
+    p50Ms: has ? median(reports.map((r) => r.p50Us)) / 1000 : undefined,
+    p99Ms: has ? median(reports.map((r) => r.p99Us)) / 1000 : undefined,
+    errors,
+    rates,
+  };
+}
+
+export function rowsFor(clients: ClientSpec[], byClient: Map<ClientId, ClientReport[]>, reps: number): Row[] {
+  const rows = clients.map((spec) => summarize(spec, byClient.get(spec.id) ?? [], reps));
+  const rateOf = (id: ClientId) => rows.find((row) => row.id === id)?.rate;
+  const ratio = (rate: number | undefined, base: number | undefined) => (rate && base ? rate / base : undefined);
+  for (const row of rows) {
+    row.vsBunConnect = ratio(row.rate, rateOf("bun"));
+    row.vsCRef = ratio(row.rate, rateOf("c"));
+  }
+  return rows;
+}

@@ -1,0 +1,264 @@
+/**
+ * Property-based end-to-end tests (fast-check, fixed seeds): connectFd and
+ * connectMany on random targets and options against real loopback servers.
+ * Every call ends as an fd, a kernel ConnectError, the abort reason, or a
+ * TypeError/RangeError naming the field with no fd opened and no slot used.
+ *
+ * Traffic never leaves loopback: targets are drawn only from loopback
+ * literals, unix paths and invalid values, and every draw passes a guard
+ * (assertLoopbackOnly) before it reaches the Connector.
+ */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { closeSync } from "node:fs";
+import { join } from "node:path";
+import { AF_INET, AF_UNIX, parseTarget, type Endpoint } from "../src/address.ts";
+import { ConnectError, Connector, type ConnectOptions, type Target } from "../src/index.ts";
+import { checkConnectOptions, MAX_TIMEOUT_MS } from "../src/options.ts";
+import { expectClean, fdCount, startServer, tempDir } from "./harness.ts";
+import {
+  bytesOfGroups,
+  dotted,
+  expectNamedError,
+  optionsProblems,
+  run,
+  scopeId,
+  targetProblems,
+  type Problems,
+} from "./fuzz/arbitraries.ts";
+
+// ---------------------------------------------------------------------------
+// End to end, loopback only.
+
+const LOOPBACK_V6 = bytesOfGroups([0, 0, 0, 0, 0, 0, 0, 1]);
+const isV4Mapped = (b: Uint8Array) => b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+
+/** Where an encoded peer goes: loopback (127/8, ::1, ::ffff:127/104) or a unix socket; anything else is refused. */
+function isLoopbackPeer(e: Endpoint): boolean {
+  if (e.family === AF_UNIX) return true;
+  if (e.family === AF_INET) return e.sockaddr[4] === 127;
+  const addr = e.sockaddr.subarray(8, 24);
+  return addr.every((b, i) => b === LOOPBACK_V6[i]) || (isV4Mapped(addr) && addr[12] === 127);
+}
+
+/** A local address to bind: loopback or the wildcard, never an address that could route elsewhere. */
+function isLoopbackLocal(e: Endpoint): boolean {
+  const addr = e.sockaddr.subarray(e.family === AF_INET ? 4 : 8, e.family === AF_INET ? 8 : 24);
+  return isLoopbackPeer(e) || addr.every((b) => b === 0);
+}
+
+/**
+ * The safety net under the generators: a draw the Connector would accept
+ * must be a loopback literal or a unix path (never a name for DNS, never a
+ * routable address) with a loopback local address. Throws otherwise, before
+ * anything is sent.
+ */
+function assertLoopbackOnly(target: unknown, options: unknown): void {
+  let peer: Endpoint;
+  try {
+    const parsed = parseTarget(target);
+    if (parsed.kind === "name") throw new Error(`generator drew a host name: ${JSON.stringify(parsed.host)}`);
+    peer = parsed.endpoint;
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) return; // rejected before any I/O
+    throw error;
+  }
+  if (!isLoopbackPeer(peer)) throw new Error(`generator drew a non-loopback peer: ${peer.address}`);
+  let local: Endpoint | undefined;
+  try {
+    local = checkConnectOptions(options).local;
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) return;
+    throw error;
+  }
+  if (local && !isLoopbackLocal(local)) throw new Error(`generator drew a non-loopback local address: ${local.address}`);
+}
+
+describe("end to end against loopback servers", () => {
+  test("connectFd and connectMany: an fd, a ConnectError, the abort reason, or a named error with nothing opened", async () => {
+    await using dir = tempDir();
+    const unixPath = join(dir.path, "s.sock");
+    await using v4 = await startServer({ host: "127.0.0.1" });
+    await using v6 = await startServer({ host: "::1" });
+    await using unixServer = await startServer({ path: unixPath });
+    using connector = new Connector({ maxInflight: 64 });
+    const baseline = fdCount();
+    const abortReason = new Error("fuzz abort");
+
+    const octet = fc.integer({ min: 0, max: 255 });
+    const invalidNonString = fc.oneof(fc.constantFrom(null, undefined, 0, 1, true), fc.integer(), fc.object(), fc.array(fc.anything(), { maxLength: 2 }));
+    // Hosts paired with the port of the server that listens there, so most draws connect.
+    const liveV4 = fc.record({ host: fc.constantFrom("127.0.0.1", "::ffff:127.0.0.1", "[::FFFF:127.0.0.1]"), port: fc.constant(v4.port) });
+    const liveV6 = fc.record({
+      host: fc.oneof(fc.constantFrom("::1", "[::1]", "0:0:0:0:0:0:0:1", "::1%lo"), scopeId.map((id) => `::1%${id}`)),
+      port: fc.constant(v6.port),
+    });
+    const host = fc.oneof(
+      { weight: 10, arbitrary: fc.constantFrom("127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1", "::1%lo") },
+      { weight: 3, arbitrary: fc.tuple(octet, octet, octet).map(([a, b, c]) => `127.${a}.${b}.${c}`) },
+      { weight: 1, arbitrary: fc.tuple(octet, octet, octet).map(([a, b, c]) => `::ffff:127.${a}.${b}.${c}`) },
+      // Invalid: each fails host validation, so none reaches DNS.
+      { weight: 1, arbitrary: fc.constantFrom("", "[]", " 127.0.0.1", "127.0.0.1\n", "::1/128", "a\0b", "x".repeat(254)) },
+      { weight: 1, arbitrary: fc.string().map((s) => `${s} ${s}`) },
+      { weight: 1, arbitrary: invalidNonString },
+    );
+    const port = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(v4.port, v6.port) },
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 65535 }) },
+      { weight: 1, arbitrary: fc.constantFrom(0, -1, 65536, 80.5, NaN, Infinity, "80", undefined) },
+      { weight: 1, arbitrary: invalidNonString },
+    );
+    const unix = fc.oneof(
+      { weight: 12, arbitrary: fc.constant(unixPath) },
+      { weight: 2, arbitrary: fc.stringMatching(/^[a-z0-9]{1,16}$/).map((name) => join(dir.path, name)) },
+      { weight: 2, arbitrary: fc.fullUnicodeString({ minLength: 1, maxLength: 40 }).map((name) => join(dir.path, name)) },
+      { weight: 1, arbitrary: fc.stringMatching(/^[a-z0-9]{1,16}$/).map((name) => `\0uc-fuzz-${process.pid}-${name}`) },
+      { weight: 1, arbitrary: fc.constantFrom("", "/" + "a".repeat(107), "\0" + "a".repeat(108), "/tmp/a\0b") },
+      { weight: 1, arbitrary: invalidNonString },
+    );
+    const target = fc.oneof(
+      { weight: 10, arbitrary: fc.oneof(liveV4, liveV6) },
+      { weight: 8, arbitrary: fc.record({ host, port }) },
+      { weight: 5, arbitrary: fc.record({ unix }) },
+      { weight: 1, arbitrary: fc.record({ host, port, unix }, { requiredKeys: [] }) },
+      { weight: 1, arbitrary: fc.oneof(invalidNonString, fc.constantFrom("127.0.0.1", [{ host: "127.0.0.1", port: v4.port }])) },
+    );
+
+    /** A field that is mostly absent, else mostly valid. */
+    const ABSENT = Symbol("absent");
+    const field = <T>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<unknown>) =>
+      fc.oneof({ weight: 10, arbitrary: fc.constant(ABSENT) }, { weight: 8, arbitrary: valid }, { weight: 1, arbitrary: invalid });
+    const timeout = field(
+      fc.oneof(fc.constantFrom(0, 5000, MAX_TIMEOUT_MS, 1e-9), fc.double({ min: 0, max: 10_000, noNaN: true })),
+      fc.oneof(fc.constantFrom(-1, NaN, Infinity, MAX_TIMEOUT_MS + 1, "5000", null), invalidNonString),
+    );
+    const signal = field(
+      fc.oneof(
+        { weight: 4, arbitrary: fc.constant(null).map(() => new AbortController().signal) },
+        { weight: 1, arbitrary: fc.constant(null).map(() => AbortSignal.abort(abortReason)) },
+      ),
+      fc.constantFrom(null, "signal", 1, { aborted: false }),
+    );
+    const localAddress = field(
+      fc.oneof(fc.constantFrom("127.0.0.1", "::1", "0.0.0.0", "::"), fc.tuple(octet, octet).map(([a, b]) => `127.0.${a}.${b}`)),
+      fc.oneof(fc.constantFrom("", "localhost", "[::1]", "127.0.0.1:80", "1.2.3", "::1%nope0"), invalidNonString),
+    );
+    const flag = field(fc.boolean(), fc.constantFrom(0, 1, "true", null));
+    const options = fc.oneof(
+      {
+        weight: 12,
+        arbitrary: fc
+          .record({ timeout, signal, localAddress, noDelay: flag, keepAlive: flag })
+          .map((o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== ABSENT))),
+      },
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.constantFrom(null, 0, "fast", true) },
+    );
+
+    const tally = { fd: 0, connectError: 0, aborted: 0, named: 0 } as Record<string, number>;
+    const codes = new Set<string>();
+
+    /** Is this parsed peer one of the live servers (so a plain connect must succeed)? */
+    const isLive = (t: unknown): boolean => {
+      const parsed = parseTarget(t);
+      if (parsed.kind !== "endpoint") return false;
+      const e = parsed.endpoint;
+      if (e.family === AF_UNIX) return e.address === unixPath;
+      const addr = e.family === AF_INET ? e.sockaddr.subarray(4, 8) : e.sockaddr.subarray(8, 24);
+      if (e.family === AF_INET) return dotted(addr) === "127.0.0.1" && e.port === v4.port;
+      if (addr.every((b, i) => b === LOOPBACK_V6[i])) return e.port === v6.port;
+      return isV4Mapped(addr) && dotted(addr.subarray(12)) === "127.0.0.1" && e.port === v4.port;
+    };
+
+    /** Settle one accepted connect's outcome: close an fd, check an error's shape. */
+    const settleOne = (result: unknown, t: unknown, o: unknown): void => {
+      const opts = (o ?? {}) as ConnectOptions;
+      if (typeof result === "number") {
+        expect(Number.isInteger(result) && result > 2).toBe(true);
+        expect(opts.signal?.aborted ?? false).toBe(false);
+        closeSync(result);
+        tally.fd!++;
+        return;
+      }
+      if (result === abortReason) {
+        expect(opts.signal?.aborted).toBe(true);
+        tally.aborted!++;
+        return;
+      }
+      if (!(result instanceof ConnectError)) throw new Error(`unexpected outcome ${String(result)} for ${Bun.inspect(t)} ${Bun.inspect(o)}`);
+      expect(typeof result.code).toBe("string");
+      expect(result.errno).toBeGreaterThan(0);
+      expect(result.syscall).toBe("connect");
+      // A plain connect to a live server (no bind, no short timeout) must succeed.
+      const plain = opts.localAddress === undefined && !(opts.timeout !== undefined && opts.timeout > 0 && opts.timeout < 1000);
+      if (plain && isLive(t)) throw new Error(`connect to a live server failed: ${result.message} for ${Bun.inspect(t)} ${Bun.inspect(o)}`);
+      codes.add(result.code);
+      tally.connectError!++;
+    };
+
+    /**
+     * Make one call; with `problems` it must reject with the named error, open
+     * no fd and touch no slot (NAMED is returned); otherwise its outcome is.
+     */
+    const NAMED = Symbol("named error");
+    const callChecked = async (problems: Problems, call: () => Promise<unknown>): Promise<unknown> => {
+      const fdsBefore = fdCount();
+      const statsBefore = connector.stats();
+      const promise = call(); // never throws: rejects
+      const fdsAfter = fdCount();
+      const result = await promise.then(
+        (value) => value,
+        (error: unknown) => error,
+      );
+      if (problems.size === 0) return result;
+      expectNamedError(result, problems);
+      expect(fdsAfter).toBeLessThanOrEqual(fdsBefore);
+      expect(connector.stats()).toEqual(statsBefore);
+      tally.named!++;
+      return NAMED;
+    };
+
+    await fc.assert(
+      fc.asyncProperty(target, options, async (t, o) => {
+        assertLoopbackOnly(t, o);
+        const problems = optionsProblems(o, "options", targetProblems(t, "target"));
+        const result = await callChecked(problems, () => connector.connectFd(t as Target, o as ConnectOptions));
+        if (result !== NAMED) settleOne(result, t, o);
+      }),
+      run(2000),
+    );
+
+    const targets = fc.oneof(
+      { weight: 10, arbitrary: fc.array(target.filter((t) => targetProblems(t, "t").size === 0), { maxLength: 4 }) },
+      { weight: 3, arbitrary: fc.array(target, { minLength: 1, maxLength: 4 }) },
+      { weight: 1, arbitrary: fc.constantFrom(null, "127.0.0.1", { host: "127.0.0.1", port: v4.port }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(targets, options, async (ts, o) => {
+        const problems = optionsProblems(o, "options");
+        if (Array.isArray(ts)) {
+          for (const [i, t] of ts.entries()) {
+            assertLoopbackOnly(t, o);
+            targetProblems(t, `targets[${i}]`, problems);
+          }
+        } else problems.set("targets", TypeError);
+        const result = await callChecked(problems, () => connector.connectMany(ts as Target[], o as ConnectOptions));
+        if (result === NAMED) return;
+        if (!Array.isArray(result)) throw new Error(`connectMany rejected valid input: ${String(result)}`);
+        expect(result.length).toBe((ts as unknown[]).length);
+        result.forEach((r, i) => settleOne(r, (ts as unknown[])[i], o));
+      }),
+      run(500),
+    );
+
+    // Both paths were exercised in earnest.
+    expect(tally.fd).toBeGreaterThan(100);
+    expect(tally.connectError).toBeGreaterThan(20);
+    expect(tally.named).toBeGreaterThan(50);
+    expect(tally.aborted).toBeGreaterThan(5);
+    expect(codes.has("ECONNREFUSED")).toBe(true);
+
+    expect(unixServer.accepted()).toBeGreaterThan(0);
+    await expectClean(connector, baseline);
+  });
+});
