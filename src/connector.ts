@@ -28,11 +28,6 @@ import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
 const MAX_BATCH = 256;
 const INLINE_REAP_BUDGET = 256;
 
-/** URING_CONNECT_FORCE_FALLBACK=1 takes the fallback path as if io_uring were missing. */
-function forcedFallback(): never {
-  throw new NativeUnavailableError("io_uring switched off by URING_CONNECT_FORCE_FALLBACK=1", "io_uring");
-}
-
 /** One caller's connect, from validation to settlement. */
 interface Request {
   endpoints: Endpoint[];
@@ -104,7 +99,7 @@ export class Connector {
     this.pool = new SlotPool<Request>(maxInflight);
     const pool = this.pool as SlotPool<unknown>;
     try {
-      this.ring = process.env.URING_CONNECT_FORCE_FALLBACK === "1" && fallback === "bun" ? forcedFallback() : new Ring(pool, { entries });
+      this.ring = new Ring(pool, { entries });
     } catch (error) {
       if (fallback !== "bun" || !(error instanceof NativeUnavailableError)) throw error;
       this.ring = new BunFallbackDriver(pool);
@@ -300,7 +295,8 @@ export class Connector {
     // EBUSY/EAGAIN: the kernel wants completions reaped first; the next wake
     // retries, or a timer does when nothing is in the kernel to wake us.
     this.submitBlocked = submitted < 0;
-    if (this.submitBlocked && this.pool.stats().inFlight + this.pool.stats().orphaned === 0) {
+    const { inFlight, orphaned } = this.pool.stats();
+    if (this.submitBlocked && inFlight + orphaned === 0) {
       setTimeout(() => this.flush(), 1);
     }
     // On loopback a connect often completes before io_uring_enter returns

@@ -11,6 +11,7 @@
 import type { Socket } from "bun";
 import { ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
+import { adoptSocket } from "./adopt.ts";
 import { Errno, errnoCode } from "./errors.ts";
 import { NativeUnavailableError, RingOption, native, type NativeSymbols, type RingHandle } from "./native.ts";
 import type { SlotPool } from "./slots.ts";
@@ -35,18 +36,6 @@ export interface RingOptions {
 }
 
 export type WakeHandler = () => void;
-
-/**
- * Adopt the wake-up socket's reading end as a Bun socket that does not keep
- * the process alive; each readable event means "completions may be ready".
- */
-function adoptWakeSocket(fd: number, onWake: () => void): Promise<Socket> {
-  const adopt = Bun.connect as unknown as (options: { fd: number; socket: { data(): void } }) => Promise<Socket>;
-  return adopt({ fd, socket: { data: onWake } }).then((socket) => {
-    socket.unref();
-    return socket;
-  });
-}
 
 /** Options from URING_CONNECT_DISABLE (comma list: submit_all,single_issuer,cq_size). */
 function allowedFromEnv(): number {
@@ -121,10 +110,7 @@ export class Ring implements Driver {
    * Open a ring for `pool`'s shared buffers.
    * Throws NativeUnavailableError when the shim cannot load or io_uring cannot start.
    */
-  constructor(
-    private readonly pool: SlotPool<unknown>,
-    options: RingOptions,
-  ) {
+  constructor(pool: SlotPool<unknown>, options: RingOptions) {
     this.lib = native();
     const err = new Int32Array(2);
     const allow = (options.allow ?? RingOption.all) & allowedFromEnv();
@@ -140,10 +126,6 @@ export class Ring implements Driver {
     if (!this.handle) throw openError(-err[0]!, err[1]!);
   }
 
-  get closed(): boolean {
-    return this.handle === null;
-  }
-
   /** Start calling `onWake` on the JS thread whenever completions are posted. */
   startWaker(onWake: WakeHandler): void {
     if (this.wakeStarted) return;
@@ -152,10 +134,15 @@ export class Ring implements Driver {
     if (ret === 0) ret = this.lib.uc_waker_start(this.live(), pair[1]!);
     if (ret < 0) throw new Error(`uring-connect: could not start the completion waker (${errnoCode(-ret)})`);
     this.wakeStarted = true;
-    // Bytes written before the adoption completes wait in the socket: no wake-up is lost.
-    adoptWakeSocket(pair[0]!, () => {
-      if (this.handle) onWake();
+    // The reading end becomes a Bun socket that does not keep the process
+    // alive; each readable event means "completions may be ready". Bytes
+    // written before the adoption completes wait in the socket: none is lost.
+    adoptSocket<undefined>(pair[0]!, {
+      data: () => {
+        if (this.handle) onWake();
+      },
     }).then((socket) => {
+      socket.unref();
       if (this.handle) this.wakeSocket = socket;
       else socket.terminate();
     });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "bun:test";
 import type { Connector } from "../src/index.ts";
+import { readLines } from "../src/loadgen/lines.ts";
 
 /** Open fds of this process, as /proc/self/fd lists them. */
 export function fdCount(): number {
@@ -111,19 +112,6 @@ export async function startChildServer(options: { echo?: boolean; reset?: boolea
       await proc.exited;
     },
   };
-}
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
 }
 
 /**

@@ -2,6 +2,7 @@
 import { SERVER } from "./build.ts";
 import { FatalError } from "./errors.ts";
 import { spawn, tail, type Child } from "./process.ts";
+import { readLines } from "../../src/loadgen/lines.ts";
 
 /** The address the server listens on and every client connects to. */
 export const HOST = "127.0.0.1";
@@ -15,19 +16,6 @@ export interface ServerStats {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-      yield buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-    }
-  }
-  if (buffered) yield buffered;
-}
 
 /** The bench server, talked to through its stdout lines and signals. */
 export class BenchServer {

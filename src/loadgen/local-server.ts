@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readLines } from "./lines.ts";
 
 const SOURCE = fileURLToPath(new URL("../../bench/server.c", import.meta.url));
 const FALLBACK = fileURLToPath(new URL("./server-process.ts", import.meta.url));
@@ -29,24 +30,12 @@ async function buildC(): Promise<string | undefined> {
   return (await build.exited) === 0 ? binary : undefined;
 }
 
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return text.split("\n")[0] ?? "";
-}
-
 /** Start the local server; dispose to stop it. */
 export async function startLocalServer(): Promise<LocalServer> {
   const binary = await buildC();
   const cmd = binary ? [binary, "--host", "127.0.0.1", "--port", "0"] : [process.execPath, FALLBACK];
   const proc = Bun.spawn({ cmd, stdout: "pipe", stderr: "inherit" });
-  const line = await firstLine(proc.stdout);
+  const line = (await readLines(proc.stdout).next()).value ?? "";
   const port = Number(/^LISTENING (\d+)/.exec(line)?.[1]);
   if (!port) {
     proc.kill();

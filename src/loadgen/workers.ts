@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import type { Progress } from "./engine.ts";
+import { readLines } from "./lines.ts";
 import { mergeReports, type Report } from "./stats.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -30,19 +31,6 @@ function baseArgs(argv: string[]): string[] {
     out.push(arg);
   }
   return out;
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    for (let newline; (newline = buffered.indexOf("\n")) >= 0; ) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-  if (buffered) yield buffered;
 }
 
 /** Run `argv` in `count` worker processes and merge their reports. */
@@ -73,7 +61,7 @@ export async function runWorkers(argv: string[], count: number, hooks: Hooks): P
   }, 1000);
 
   const watchStderr = async (index: number, stream: ReadableStream<Uint8Array>, tail: string[]) => {
-    for await (const line of lines(stream)) {
+    for await (const line of readLines(stream)) {
       if (line.startsWith(PROGRESS_PREFIX)) latest[index] = JSON.parse(line.slice(PROGRESS_PREFIX.length));
       else if (line.startsWith("note: ")) {
         if (!notes.has(line)) hooks.onNote?.(line.slice(6));
