@@ -1,4 +1,4 @@
-/** gcc builds of the bench server and the C reference client, redone only when the source is newer. */
+/** The gcc build of the C reference client, redone only when the source is newer (the server is built by src/loadgen/local-server.ts). */
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { BENCH, BIN } from "./paths.ts";
@@ -11,7 +11,6 @@ interface CTarget {
   libs: string[];
 }
 
-export const SERVER: CTarget = { name: "server", src: path.join(BENCH, "server.c"), out: path.join(BIN, "server"), libs: [] };
 export const REF: CTarget = { name: "ref", src: path.join(BENCH, "ref.c"), out: path.join(BIN, "ref"), libs: ["-luring"] };
 const INSTALL_GCC = "install gcc (Debian/Ubuntu: apt-get install gcc)";
 

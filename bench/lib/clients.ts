@@ -1,7 +1,7 @@
 /** The client processes: which ones can run here, and one run of one client against the server. */
 import path from "node:path";
 import type { ClientReport } from "../clients/common.mjs";
-import { ensureBuilt, REF, SERVER } from "./build.ts";
+import { ensureBuilt, REF } from "./build.ts";
 import { FatalError } from "./errors.ts";
 import type { ClientId, Options } from "./options.ts";
 import { BENCH, BUN } from "./paths.ts";
@@ -22,8 +22,6 @@ export interface Scenario {
 /** The selected clients that can run here; what was skipped goes to `notes`. */
 export async function prepareClients(opts: Options, notes: string[]): Promise<ClientSpec[]> {
   const gcc = Bun.which("gcc");
-  const serverProblem = await ensureBuilt(SERVER, gcc);
-  if (serverProblem) throw new FatalError(`cannot build the bench server: ${serverProblem}`);
 
   const node = Bun.which("node");
   const all: Record<ClientId, () => Promise<ClientSpec | string>> = {

@@ -1,13 +1,19 @@
 /*
- * server.c - single-threaded epoll TCP/unix server used as the target of
- * uring-connect's connect-rate benchmarks and tests.
+ * server.c - single-threaded epoll TCP/unix server: the local target of
+ * `uring-connect` with no target, of the connect-rate benchmark and of tests.
+ * Built and started by src/loadgen/local-server.ts (and nowhere else).
  *
- *   server [--host 127.0.0.1] [--port 0] [--echo] [--unix PATH]
+ *   server [--host 127.0.0.1] [--port 0] [--echo] [--unix PATH] [--backlog N]
+ *
+ * Holds each connection until the peer closes it; reads and discards what
+ * arrives, or echoes it back with --echo. The listen backlog defaults to
+ * net.core.somaxconn, so storms measure the client, not this server.
  *
  * Prints "LISTENING <port>" once listening, and a STATS line on SIGUSR1 and
- * on SIGTERM/SIGINT (after which it exits 0).
+ * on SIGTERM/SIGINT (after which it exits 0). It gets SIGTERM when the
+ * process that started it dies, so it never outlives a crashed test or bench.
  *
- * Build: gcc -O2 -Wall -Wextra -o server bench/server.c
+ * Build: gcc -O2 -Wall -Wextra -o server src/loadgen/server.c
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -34,6 +41,7 @@ struct opts {
     int port;
     int echo;
     const char *unix_path;
+    int backlog; /* 0: net.core.somaxconn */
 };
 
 struct stats {
@@ -52,7 +60,7 @@ struct server {
 
 static void usage(const char *msg)
 {
-    fprintf(stderr, "server: %s (usage: server [--host ADDR] [--port N] [--echo] [--unix PATH])\n", msg);
+    fprintf(stderr, "server: %s (usage: server [--host ADDR] [--port N] [--echo] [--unix PATH] [--backlog N])\n", msg);
     exit(2);
 }
 
@@ -62,19 +70,19 @@ static void die(const char *what)
     exit(1);
 }
 
-static int parse_port(const char *s)
+static int parse_int(const char *s, long min, long max, const char *what)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v < 0 || v > 65535)
-        usage("invalid --port");
+    if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
+        usage(what);
     return (int)v;
 }
 
 static struct opts parse_args(int argc, char **argv)
 {
-    struct opts o = { .host = "127.0.0.1", .port = 0, .echo = 0, .unix_path = NULL };
+    struct opts o = { .host = "127.0.0.1", .port = 0, .echo = 0, .unix_path = NULL, .backlog = 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
@@ -83,7 +91,9 @@ static struct opts parse_args(int argc, char **argv)
         else if (!strcmp(a, "--host") && has_val)
             o.host = argv[++i];
         else if (!strcmp(a, "--port") && has_val)
-            o.port = parse_port(argv[++i]);
+            o.port = parse_int(argv[++i], 0, 65535, "invalid --port");
+        else if (!strcmp(a, "--backlog") && has_val)
+            o.backlog = parse_int(argv[++i], 1, 1 << 30, "invalid --backlog");
         else if (!strcmp(a, "--unix") && has_val)
             o.unix_path = argv[++i];
         else
@@ -176,7 +186,7 @@ static int open_listener(const struct opts *o, int *port)
         die("setsockopt(SO_REUSEADDR)");
     if (bind(fd, (struct sockaddr *)&ss, len) != 0)
         die("bind");
-    if (listen(fd, listen_backlog()) != 0)
+    if (listen(fd, o->backlog > 0 ? o->backlog : listen_backlog()) != 0)
         die("listen");
     *port = o->unix_path ? 0 : bound_port(fd);
     return fd;
@@ -327,6 +337,8 @@ int main(int argc, char **argv)
     struct server s = { 0 };
     int port;
 
+    /* Started by a test, the bench or the CLI: go when they go. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     raise_nofile_limit();
     signal(SIGPIPE, SIG_IGN);
     s.echo = o.echo;
