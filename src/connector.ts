@@ -11,7 +11,14 @@ import type { Socket, SocketHandler } from "bun";
 import { parseTarget, resolveName, type Endpoint, type Target } from "./address.ts";
 import { adoptSocket } from "./adopt.ts";
 import { ConnectError, ConnectorClosedError, completionErrno, invalidType } from "./errors.ts";
-import { checkConnectOptions, checkConnectorOptions, type CheckedOptions, type ConnectOptions, type ConnectorOptions } from "./options.ts";
+import {
+  checkConnectOptions,
+  checkConnectorOptions,
+  checkSocketOptions,
+  type CheckedOptions,
+  type ConnectOptions,
+  type ConnectorOptions,
+} from "./options.ts";
 import { BunFallbackDriver } from "./fallback.ts";
 import { NativeUnavailableError } from "./native.ts";
 import { Ring, type Driver, type RingInfo } from "./ring.ts";
@@ -27,6 +34,16 @@ import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
  */
 const MAX_BATCH = 256;
 const INLINE_REAP_BUDGET = 256;
+
+/**
+ * The smallest submission queue a Connector opens, whatever `entries` asks
+ * for. A connect with a timeout is two linked entries (CONNECT and its
+ * LINK_TIMEOUT) that must enter the queue together: a queue of one could
+ * never take the pair, and the connect would wait forever. With two, the
+ * largest single item (that pair; a cancel or a close is one entry) always
+ * fits once the queue has been submitted.
+ */
+export const MIN_RING_ENTRIES = 2;
 
 /** One caller's connect, from validation to settlement. */
 interface Request {
@@ -99,7 +116,7 @@ export class Connector {
     this.pool = new SlotPool<Request>(maxInflight);
     const pool = this.pool as SlotPool<unknown>;
     try {
-      this.ring = new Ring(pool, { entries });
+      this.ring = new Ring(pool, { entries: Math.max(entries, MIN_RING_ENTRIES) });
     } catch (error) {
       if (fallback !== "bun" || !(error instanceof NativeUnavailableError)) throw error;
       this.ring = new BunFallbackDriver(pool);
@@ -142,9 +159,7 @@ export class Connector {
    * Rejects like connectFd, or with an error if this Bun cannot adopt fds.
    */
   async connect<Data = undefined>(target: Target, options: SocketConnectOptions<Data>): Promise<Socket<Data>> {
-    if (options === null || typeof options !== "object" || typeof options.socket !== "object" || options.socket === null) {
-      throw new TypeError("options.socket must be an object of Bun socket handlers");
-    }
+    checkSocketOptions(options);
     const { socket, data, ...connectOptions } = options;
     const fd = await this.connectFd(target, connectOptions);
     return adoptSocket(fd, socket, data as Data);
@@ -172,17 +187,23 @@ export class Connector {
    * Close a connected fd this Connector handed out, batched with every other
    * close of the same tick (one native call). `reset: true` sends RST instead
    * of FIN, so the local port skips TIME_WAIT, as load generators need.
+   * After `close()` there is no ring to batch into: the fd is closed at once.
    * Throws TypeError for an fd that is not a non-negative integer.
    */
   closeFd(fd: number, options?: { reset?: boolean }): void {
     if (!Number.isInteger(fd) || fd < 0) throw invalidType("fd", "a non-negative integer", fd);
     const reset = options?.reset === true;
+    if (this.isClosed) {
+      this.ring.closeFds(Int32Array.of(fd), 1, reset);
+      return;
+    }
     const batch = reset ? this.resetCloses : this.plainCloses;
     batch.push(fd);
     if (batch.length === 1) queueMicrotask(() => this.closeBatch(batch, reset));
   }
 
   private closeBatch(batch: number[], reset: boolean): void {
+    if (batch.length === 0) return; // close() took them already
     const fds = Int32Array.from(batch);
     batch.length = 0;
     this.ring.closeFds(fds, fds.length, reset);
@@ -222,6 +243,9 @@ export class Connector {
     this.cancelCount = 0;
     const inKernel = [...this.pool.slotsIn(SlotState.InFlight), ...this.pool.slotsIn(SlotState.Orphaned)];
     for (const slot of this.pool.slotsIn(SlotState.Pending)) this.release(slot, error);
+    // Closes asked for this tick go out through the ring, which waits for them before it exits.
+    this.closeBatch(this.resetCloses, true);
+    this.closeBatch(this.plainCloses, false);
     this.ring.close(inKernel);
     for (const slot of inKernel) this.release(slot, error);
     clearInterval(this.keepAlive);

@@ -6,7 +6,7 @@ import { encodeLocalAddress, type Endpoint } from "./address.ts";
 import { invalidRange, invalidType } from "./errors.ts";
 import { SocketFlag } from "./native.ts";
 
-/** Options for one connect. */
+/** Options for one connect. Any other key is a TypeError: a misspelt option is never silently ignored. */
 export interface ConnectOptions {
   /** Milliseconds the kernel allows the connect itself (linked timeout); 0 or absent = none. */
   timeout?: number;
@@ -20,9 +20,13 @@ export interface ConnectOptions {
   keepAlive?: boolean;
 }
 
-/** Options for a Connector. */
+/** Options for a Connector. Any other key is a TypeError, as for ConnectOptions. */
 export interface ConnectorOptions {
-  /** Submission queue size (default 1024, clamped by the kernel). */
+  /**
+   * Submission queue size (default 1024, clamped by the kernel). Values below
+   * the Connector's minimum of 2 are raised to it: a connect with a timeout
+   * is two linked queue entries that must be queued together.
+   */
   entries?: number;
   /** Most connects in the kernel at once; more wait in FIFO order (default 4096). */
   maxInflight?: number;
@@ -39,12 +43,74 @@ export const MAX_TIMEOUT_MS = 0x7fffffff;
 export const MAX_INFLIGHT = 65536;
 export const MAX_ENTRIES = 32768;
 
+/** The keys of ConnectOptions and ConnectorOptions; anything else is a mistake worth naming. */
+const CONNECT_OPTION_KEYS = ["timeout", "signal", "localAddress", "noDelay", "keepAlive"] as const satisfies readonly (keyof ConnectOptions)[];
+const CONNECTOR_OPTION_KEYS = ["entries", "maxInflight", "fallback"] as const satisfies readonly (keyof ConnectorOptions)[];
+/** `connect()` takes the connect options plus the socket handlers and the socket's data. */
+const SOCKET_CONNECT_OPTION_KEYS = [...CONNECT_OPTION_KEYS, "socket", "data"] as const;
+/** The handlers Bun's SocketHandler has (binaryType, its one other field, is not a handler). */
+const SOCKET_HANDLER_KEYS = ["open", "close", "error", "data", "drain", "end", "timeout", "connectError", "handshake"] as const;
+
 /** A connect's options, checked and reduced to what the slot needs. */
 export interface CheckedOptions {
   timeoutMs: number;
   signal: AbortSignal | undefined;
   local: Endpoint | undefined;
   flags: number;
+}
+
+/**
+ * Throw a TypeError for the first own key of `options` that is not in
+ * `known`, naming it (`options.timout is not a known option; did you mean
+ * "timeout"?`): a misspelt option would otherwise be silently ignored.
+ * `field` is the name the object has in messages.
+ */
+export function rejectUnknownKeys(options: object, known: readonly string[], field = "options"): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const nearest = nearestKey(key, known);
+    const hint = nearest === undefined ? `the known options are ${known.join(", ")}` : `did you mean "${nearest}"?`;
+    throw new TypeError(`${fieldOf(field, key)} is not a known option; ${hint}`);
+  }
+}
+
+/** `options.key`, or `options["key"]` when the key is not an identifier. */
+function fieldOf(field: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${field}.${key}` : `${field}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * The known key closest to `key` by edit distance, ignoring case, when it is
+ * close enough to be a likely misspelling (at most a third of the key's
+ * letters, and at least 2, differ); else undefined.
+ */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+  const typed = key.toLowerCase();
+  const limit = Math.max(2, Math.floor(typed.length / 3));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of known) {
+    const distance = editDistance(typed, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function optionalBoolean(value: unknown, field: string): boolean {
@@ -56,7 +122,8 @@ function optionalBoolean(value: unknown, field: string): boolean {
 /** Check connect options; throws TypeError/RangeError naming the field. */
 export function checkConnectOptions(options: unknown, field = "options"): CheckedOptions {
   if (options === undefined) return { timeoutMs: 0, signal: undefined, local: undefined, flags: 0 };
-  if (options === null || typeof options !== "object") throw invalidType(field, "an object", options);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType(field, "an object", options);
+  rejectUnknownKeys(options, CONNECT_OPTION_KEYS, field);
   const o = options as Record<string, unknown>;
 
   let timeoutMs = 0;
@@ -83,6 +150,30 @@ export function checkConnectOptions(options: unknown, field = "options"): Checke
   return { timeoutMs, signal: o.signal as AbortSignal | undefined, local, flags };
 }
 
+/**
+ * Check `connect()`'s own part of its options: known keys, and Bun socket
+ * handlers Bun will accept (every handler a function, and a data or drain
+ * handler, without which Bun refuses the socket), so a mistake is a
+ * TypeError before a connection is opened rather than after.
+ */
+export function checkSocketOptions(options: unknown): void {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw invalidType("options", "an object with socket handlers", options);
+  }
+  rejectUnknownKeys(options, SOCKET_CONNECT_OPTION_KEYS);
+  const socket = (options as { socket?: unknown }).socket;
+  if (socket === null || typeof socket !== "object") throw invalidType("options.socket", "an object of Bun socket handlers", socket);
+  const handlers = socket as Record<string, unknown>;
+  for (const name of SOCKET_HANDLER_KEYS) {
+    if (handlers[name] !== undefined && typeof handlers[name] !== "function") {
+      throw invalidType(`options.socket.${name}`, "a function", handlers[name]);
+    }
+  }
+  if (handlers.data === undefined && handlers.drain === undefined) {
+    throw new TypeError("options.socket must have a data or drain handler: Bun cannot adopt a socket without one");
+  }
+}
+
 function positiveInteger(value: unknown, field: string, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number") throw invalidType(field, `an integer in 1..${max}`, value);
@@ -98,7 +189,8 @@ function defaultFallback(): "none" | "bun" {
 /** Check Connector options; throws TypeError/RangeError naming the field. */
 export function checkConnectorOptions(options: unknown): Required<ConnectorOptions> {
   if (options === undefined) return { entries: 1024, maxInflight: 4096, fallback: defaultFallback() };
-  if (options === null || typeof options !== "object") throw invalidType("options", "an object", options);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType("options", "an object", options);
+  rejectUnknownKeys(options, CONNECTOR_OPTION_KEYS);
   const o = options as Record<string, unknown>;
   const fallback = o.fallback ?? defaultFallback();
   if (fallback !== "none" && fallback !== "bun") throw invalidType("options.fallback", '"none" or "bun"', fallback);

@@ -83,9 +83,18 @@ export function targetProblems(target: unknown, field: string, problems: Problem
 
 export const isLiteral = (s: string) => parseIPv4(s) !== null || (s.includes(":") && parseIPv6(s) !== null);
 
+/** Every own key outside `known` is a TypeError naming `field.key` (`field["key"]` for a non-identifier). */
+function unknownKeyProblems(o: object, known: readonly string[], field: string, problems: Problems): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    problems.set(/^[A-Za-z_$][\w$]*$/.test(key) ? `${field}.${key}` : `${field}[${JSON.stringify(key)}]`, TypeError);
+  }
+}
+
 export function optionsProblems(options: unknown, field: string, problems: Problems = new Map()): Problems {
   if (options === undefined) return problems;
-  if (options === null || typeof options !== "object") return problems.set(field, TypeError);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) return problems.set(field, TypeError);
+  unknownKeyProblems(options, ["timeout", "signal", "localAddress", "noDelay", "keepAlive"], field, problems);
   const o = options as Record<string, unknown>;
   if (o.timeout !== undefined) {
     if (typeof o.timeout !== "number") problems.set(`${field}.timeout`, TypeError);
@@ -104,7 +113,8 @@ export function optionsProblems(options: unknown, field: string, problems: Probl
 export function connectorProblems(options: unknown): Problems {
   const problems: Problems = new Map();
   if (options === undefined) return problems;
-  if (options === null || typeof options !== "object") return problems.set("options", TypeError);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) return problems.set("options", TypeError);
+  unknownKeyProblems(options, ["entries", "maxInflight", "fallback"], "options", problems);
   const o = options as Record<string, unknown>;
   // null means "the default" here (src reads it with ??).
   if (o.fallback != null && o.fallback !== "none" && o.fallback !== "bun") problems.set("options.fallback", TypeError);
@@ -125,12 +135,13 @@ export function expectNamedError(error: unknown, problems: Problems): void {
   if (!(error instanceof TypeError || error instanceof RangeError)) {
     throw new Error(`expected a TypeError/RangeError naming one of [${[...problems.keys()]}], got ${String(error)}`);
   }
-  const field = error.message.split(" ")[0]!;
-  const expected = problems.get(field);
-  if (!expected) {
-    throw new Error(`"${error.message}" names ${field}, but the invalid fields are [${[...problems.keys()]}]`);
+  // The longest invalid field the message starts with (a quoted key may hold spaces).
+  const field = [...problems.keys()].filter((f) => error.message.startsWith(`${f} `)).sort((a, b) => b.length - a.length)[0];
+  const expected = field === undefined ? undefined : problems.get(field);
+  if (field === undefined || !expected) {
+    throw new Error(`"${error.message}" names none of the invalid fields [${[...problems.keys()]}]`);
   }
-  expect(error.message.startsWith(`${field} must`)).toBe(true);
+  expect(error.message.startsWith(`${field} must`) || error.message.startsWith(`${field} is not a known option`)).toBe(true);
   expect(error).toBeInstanceOf(expected);
   // TypeError and RangeError are siblings: check it is not the other one.
   expect(error.constructor).toBe(expected);
