@@ -144,10 +144,15 @@ const byCode = new Map<string, number>(ERRNO_TABLE.map(([errno, code]) => [code,
 
 /** Errno numbers the connector itself needs to recognise. */
 export const Errno = {
+  EPERM: 1,
   EINTR: 4,
+  EIO: 5,
   EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
   EBUSY: 16,
   EMFILE: 24,
+  ENOSYS: 38,
   ETIME: 62,
   ETIMEDOUT: 110,
   ECANCELED: 125,
