@@ -13,11 +13,10 @@ import { ptr } from "bun:ffi";
 import net from "node:net";
 import { decodeSockaddr } from "./address.ts";
 import { codeErrno, Errno } from "./errors.ts";
-import { ADDR_BYTES, LOCAL_OFFSET, SLOT_WORDS, SocketFlag, Word, fallbackNative, type FallbackSymbols } from "./native.ts";
+import { ADDR_BYTES, LOCAL_OFFSET, SLOT_WORDS, SocketFlag, Word } from "./layout.ts";
+import { sysNative, type SysSymbols } from "./native.ts";
 import type { Driver, RingInfo, WakeHandler } from "./ring.ts";
 import type { SlotPool } from "./slots.ts";
-
-const EIO = 5;
 
 /** A connect this driver started and has not completed yet. */
 interface Dial {
@@ -28,7 +27,7 @@ interface Dial {
 
 export class BunFallbackDriver implements Driver {
   readonly backend = "bun" as const;
-  private readonly lib: FallbackSymbols;
+  private readonly sys: SysSymbols;
   private readonly dials = new Map<number, Dial>();
   /** Completed (slot, generation, res) triples, waiting to be reaped. */
   private completions: number[] = [];
@@ -37,7 +36,7 @@ export class BunFallbackDriver implements Driver {
   private closed = false;
 
   constructor(private readonly pool: SlotPool<unknown>) {
-    this.lib = fallbackNative();
+    this.sys = sysNative();
   }
 
   startWaker(onWake: WakeHandler): void {
@@ -80,12 +79,12 @@ export class BunFallbackDriver implements Driver {
     if (timeoutMs > 0) dial.timer = setTimeout(() => this.complete(slot, dial, -Errno.ETIMEDOUT), timeoutMs);
     socket.once("connect", () => {
       // node:net sockets carry their fd on the handle; the duplicate is the caller's.
-      const fd = this.lib.uc_fd_dup((socket as unknown as { _handle: { fd: number } })._handle.fd);
+      const fd = this.sys.uc_dup_fd((socket as unknown as { _handle: { fd: number } })._handle.fd);
       socket.destroy();
       if (fd >= 0) table[row + Word.fd] = fd;
       this.complete(slot, dial, fd >= 0 ? 0 : fd);
     });
-    socket.once("error", (error: NodeJS.ErrnoException) => this.complete(slot, dial, -(codeErrno(error.code ?? "") ?? EIO)));
+    socket.once("error", (error: NodeJS.ErrnoException) => this.complete(slot, dial, -(codeErrno(error.code ?? "") ?? Errno.EIO)));
   }
 
   /** The one place a dial ends; a failed or abandoned one's socket is destroyed (its fd closed). */
@@ -124,7 +123,7 @@ export class BunFallbackDriver implements Driver {
   }
 
   closeFds(fds: Int32Array, n: number, rst: boolean): number {
-    return this.lib.uc_fd_close(ptr(fds), n, rst ? 1 : 0);
+    return this.sys.uc_close_now(ptr(fds), n, rst ? 1 : 0);
   }
 
   /** Drop every dial and close the fds of completions never reaped. */

@@ -1,43 +1,51 @@
 /**
- * Loads the C shim: compiles `native/shim.c` with bun:ffi's `cc` against
- * liburing once per process and exposes its symbol table. This module alone
- * knows C types.
+ * Loads uring-connect's native code and exposes its symbol tables; this
+ * module alone knows C types. Two libraries, each built once per process
+ * with bun:ffi's `cc` (TinyCC) on first use:
+ *
+ *   ringNative()  native/ring.c, compiled against liburing; it includes
+ *                 native/sys.c, whose calls it uses: the io_uring driver.
+ *   sysNative()   native/sys.c alone, libc only: what the Bun fallback and
+ *                 the load generator need, so they work without liburing.
+ *
+ * URING_CONNECT_NATIVE_LIB=/path/lib.so replaces both with one prebuilt
+ * library holding ring.c and sys.c (the sanitizer build, test/native/).
  */
-import { cc, dlopen, type Pointer } from "bun:ffi";
+import { cc, dlopen, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const nativeDir = fileURLToPath(new URL("../native/", import.meta.url));
 
-/** Number of int32 words per slot in the shared slot table (see shim.c). */
-export const SLOT_WORDS = 8;
-/** Bytes per slot in the shared address region: peer then local sockaddr. */
-export const ADDR_BYTES = 256;
-/** Offset of the local (bind) sockaddr inside a slot's address region. */
-export const LOCAL_OFFSET = 128;
-
-/** Word offsets inside a slot's row of the slot table. */
-export const Word = {
-  family: 0,
-  addrlen: 1,
-  localLen: 2,
-  flags: 3,
-  timeoutMs: 4,
-  generation: 5,
-  fd: 6,
-  result: 7,
-} as const;
-
-/** Per-slot socket flags understood by `uc_prep_connect_batch`. */
-export const SocketFlag = { noDelay: 1, bindNoPort: 2, keepAlive: 4 } as const;
-
-/** Optional ring setup flags; tests switch them off to take an old kernel's path. */
+/** Optional ring setup flags for uc_ring_open's `allow` (UC_OPT_*). */
 export const RingOption = { submitAll: 1, singleIssuer: 2, cqSize: 4, all: 7 } as const;
 
-const symbols = {
-  // struct uc_ring *uc_ring_open(u32 entries, u32 capacity, i32 *slots, u8 *addrs, u32 allow, i32 *err)
+/** Values uc_ring_info writes. */
+export const RING_INFO_WORDS = 5;
+
+/**
+ * Per-slot socket flags, kept here for the modules that import them from
+ * this one; they belong to the slot layout in layout.ts.
+ */
+export { SocketFlag } from "./layout.ts";
+
+type SymbolTable = Record<string, FFIFunction>;
+
+const sysSymbols = {
+  // int uc_dup_fd(int fd)
+  uc_dup_fd: { args: ["i32"], returns: "i32" },
+  // int uc_close_now(const i32 *fds, int n, int rst)
+  uc_close_now: { args: ["ptr", "i32", "i32"], returns: "i32" },
+  // int uc_socketpair(i32 *out2)
+  uc_socketpair: { args: ["ptr"], returns: "i32" },
+  // int uc_raise_nofile(i32 *out2)
+  uc_raise_nofile: { args: ["ptr"], returns: "i32" },
+} as const satisfies SymbolTable;
+
+const ringSymbols = {
+  // struct uc_ring *uc_ring_open(u32 entries, u32 capacity, i32 *slots, u8 *addrs, u32 allow, i32 *err2)
   uc_ring_open: { args: ["u32", "u32", "ptr", "ptr", "u32", "ptr"], returns: "ptr" },
-  // int uc_ring_info(struct uc_ring *, i32 *out4)
+  // int uc_ring_info(struct uc_ring *, i32 *out5)
   uc_ring_info: { args: ["ptr", "ptr"], returns: "i32" },
   // int uc_prep_connect_batch(struct uc_ring *, const i32 *ids, int n)
   uc_prep_connect_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
@@ -47,22 +55,22 @@ const symbols = {
   uc_reap: { args: ["ptr", "ptr", "i32"], returns: "i32" },
   // int uc_cancel_batch(struct uc_ring *, const i32 *ids, int n)
   uc_cancel_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
-  // int uc_close_now(const i32 *fds, int n, int rst)
-  uc_close_now: { args: ["ptr", "i32", "i32"], returns: "i32" },
   // int uc_close_batch(struct uc_ring *, const i32 *fds, int n, int rst)
   uc_close_batch: { args: ["ptr", "ptr", "i32", "i32"], returns: "i32" },
-  // int uc_socketpair(i32 *out2)
-  uc_socketpair: { args: ["ptr"], returns: "i32" },
   // int uc_waker_start(struct uc_ring *, int notify_fd)
   uc_waker_start: { args: ["ptr", "i32"], returns: "i32" },
-  // int uc_raise_nofile(i32 *out2)
-  uc_raise_nofile: { args: ["ptr"], returns: "i32" },
   // int uc_ring_close(struct uc_ring *, const i32 *ids, int n)
   uc_ring_close: { args: ["ptr", "ptr", "i32"], returns: "i32" },
-} as const satisfies Record<string, { args: readonly string[]; returns: string }>;
+} as const satisfies SymbolTable;
 
-type Library = ReturnType<typeof cc<typeof symbols>>;
-export type NativeSymbols = Library["symbols"];
+/** ring.c includes sys.c, so one build serves both tables. */
+const ringLibrarySymbols = { ...ringSymbols, ...sysSymbols } as const satisfies SymbolTable;
+
+type Library<T extends SymbolTable> = ReturnType<typeof cc<T>>;
+/** native/ring.c's exports. */
+export type RingSymbols = Library<typeof ringSymbols>["symbols"];
+/** native/sys.c's exports. */
+export type SysSymbols = Library<typeof sysSymbols>["symbols"];
 export type RingHandle = Pointer;
 
 /** The reason the native layer cannot be used, with what to do about it. */
@@ -81,55 +89,79 @@ export const INSTALL_LIBURING =
   "install liburing's development files: Debian/Ubuntu `apt-get install liburing-dev`, " +
   "Fedora `dnf install liburing-devel`, Arch `pacman -S liburing`, Alpine `apk add liburing-dev`";
 
+const INSTALL_LIBC =
+  "install the C library's development files: Debian/Ubuntu `apt-get install libc6-dev`, " +
+  "Fedora `dnf install glibc-devel`, Alpine `apk add musl-dev`";
+
 function findHeader(): boolean {
   const roots = ["/usr/include", "/usr/local/include", process.env.C_INCLUDE_PATH ?? ""];
   return roots.some((root) => root && existsSync(`${root}/liburing.h`));
 }
 
-function compile(): Library {
+function requireLinux(): void {
   if (process.platform !== "linux") {
-    throw new NativeUnavailableError(
-      `uring-connect needs Linux io_uring; this is ${process.platform}`,
-      "platform",
-    );
+    throw new NativeUnavailableError(`uring-connect needs Linux io_uring; this is ${process.platform}`, "platform");
   }
-  // The TinyCC atomics shim in native/include is only correct on x86-64 (TSO).
+}
+
+/** The prebuilt library named by URING_CONNECT_NATIVE_LIB, bound to `symbols`; undefined when unset. */
+function loadPrebuilt<T extends SymbolTable>(symbols: T): Library<T> | undefined {
+  const path = process.env.URING_CONNECT_NATIVE_LIB;
+  if (!path) return undefined;
+  try {
+    return dlopen(path, symbols) as unknown as Library<T>;
+  } catch (cause) {
+    throw new NativeUnavailableError(`could not load URING_CONNECT_NATIVE_LIB=${path} (${String(cause)})`, "compile", { cause });
+  }
+}
+
+/** Compile `file` (under native/) into a library with `cc`. */
+function compile<T extends SymbolTable>(file: string, symbols: T, extra: { include?: string[]; library?: string[] } = {}): Library<T> {
+  return withRetries(() =>
+    cc({
+      source: `${nativeDir}${file}`,
+      ...extra,
+      // glibc's RWF_* macros clash with linux/fs.h, and cc fails on warnings.
+      flags: ["-w"],
+      symbols,
+    }),
+  );
+}
+
+function loadRing(): Library<typeof ringLibrarySymbols> {
+  requireLinux();
+  // ring.c's atomics (native/include/arch.h, stdatomic.h) are only correct on x86-64 (TSO).
   if (process.arch !== "x64") {
     throw new NativeUnavailableError(
       `uring-connect supports x86-64 only for now; this is ${process.arch} ` +
-        "(its atomics shim for TinyCC needs real barriers on weakly ordered CPUs)",
+        "(its atomics for TinyCC need real barriers on weakly ordered CPUs)",
       "platform",
     );
   }
-  // A prebuilt shim (the sanitizer build in test/native/) replaces the TinyCC one.
-  const prebuilt = process.env.URING_CONNECT_NATIVE_LIB;
-  if (prebuilt) {
-    try {
-      return dlopen(prebuilt, symbols) as unknown as Library;
-    } catch (cause) {
-      throw new NativeUnavailableError(`could not load URING_CONNECT_NATIVE_LIB=${prebuilt} (${String(cause)})`, "compile", { cause });
-    }
-  }
+  const prebuilt = loadPrebuilt(ringLibrarySymbols);
+  if (prebuilt) return prebuilt;
   if (!findHeader()) {
     throw new NativeUnavailableError(`liburing.h not found: ${INSTALL_LIBURING}`, "liburing");
   }
   try {
-    return withRetries(() =>
-      cc({
-        source: `${nativeDir}shim.c`,
-        include: [`${nativeDir}include`],
-        library: ["uring"],
-        // glibc's RWF_* macros clash with linux/fs.h, and cc fails on warnings.
-        flags: ["-w"],
-        symbols,
-      }),
-    );
+    return compile("ring.c", ringLibrarySymbols, { include: [`${nativeDir}include`], library: ["uring"] });
   } catch (cause) {
     throw new NativeUnavailableError(
-      `could not compile native/shim.c against liburing (${String(cause)}); ${INSTALL_LIBURING}`,
+      `could not compile native/ring.c against liburing (${String(cause)}); ${INSTALL_LIBURING}`,
       "compile",
       { cause },
     );
+  }
+}
+
+function loadSys(): Library<typeof sysSymbols> {
+  requireLinux();
+  const prebuilt = loadPrebuilt(sysSymbols);
+  if (prebuilt) return prebuilt;
+  try {
+    return compile("sys.c", sysSymbols);
+  } catch (cause) {
+    throw new NativeUnavailableError(`could not compile native/sys.c (${String(cause)}); ${INSTALL_LIBC}`, "compile", { cause });
   }
 }
 
@@ -151,42 +183,47 @@ export function withRetries<T>(compile: () => T, attempts = 5): T {
   }
 }
 
-let loaded: Library | undefined;
-let loadError: unknown;
+/** A load done once per process: its result, or the error it threw, every time. */
+class Once<T> {
+  private outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+  constructor(private readonly load: () => T) {}
 
-/**
- * The compiled shim's symbols, compiled on first use and cached.
- * Throws NativeUnavailableError (the same one on every call) when the shim
- * cannot be built here.
- */
-export function native(): NativeSymbols {
-  if (loaded) return loaded.symbols;
-  if (loadError) throw loadError;
-  try {
-    loaded = compile();
-    return loaded.symbols;
-  } catch (error) {
-    loadError = error;
-    throw error;
+  get(): T {
+    if (!this.outcome) {
+      try {
+        this.outcome = { ok: true, value: this.load() };
+      } catch (error) {
+        this.outcome = { ok: false, error };
+      }
+    }
+    if (!this.outcome.ok) throw this.outcome.error;
+    return this.outcome.value;
+  }
+
+  /** The result if it is already loaded, without loading. */
+  peek(): T | undefined {
+    return this.outcome?.ok ? this.outcome.value : undefined;
   }
 }
 
-const fallbackSymbols = {
-  // int uc_fd_dup(int fd)
-  uc_fd_dup: { args: ["i32"], returns: "i32" },
-  // int uc_fd_close(const i32 *fds, int n, int rst)
-  uc_fd_close: { args: ["ptr", "i32", "i32"], returns: "i32" },
-} as const satisfies Record<string, { args: readonly string[]; returns: string }>;
-
-type FallbackLibrary = ReturnType<typeof cc<typeof fallbackSymbols>>;
-export type FallbackSymbols = FallbackLibrary["symbols"];
-let fallbackLoaded: FallbackLibrary | undefined;
+const ringLibrary = new Once(loadRing);
+// A ring library already built holds sys.c too: no second compile then.
+const sysLibrary = new Once((): SysSymbols => ringLibrary.peek()?.symbols ?? loadSys().symbols);
 
 /**
- * native/fallback.c: what the Bun.connect fallback needs (dup, close with
- * RST). It needs no liburing, so it builds where the shim cannot.
+ * native/ring.c's symbols (io_uring through liburing), built on first use.
+ * Throws NativeUnavailableError, the same one on every call, when it cannot
+ * be built here: not Linux on x86-64, liburing missing or unusable.
  */
-export function fallbackNative(): FallbackSymbols {
-  fallbackLoaded ??= withRetries(() => cc({ source: `${nativeDir}fallback.c`, flags: ["-w"], symbols: fallbackSymbols }));
-  return fallbackLoaded.symbols;
+export function ringNative(): RingSymbols {
+  return ringLibrary.get().symbols;
+}
+
+/**
+ * native/sys.c's symbols (dup, close with RST, socketpair, RLIMIT_NOFILE),
+ * built on first use. Needs no liburing. Throws NativeUnavailableError, the
+ * same one on every call, when it cannot be built (not Linux, no libc headers).
+ */
+export function sysNative(): SysSymbols {
+  return sysLibrary.get();
 }

@@ -13,10 +13,20 @@ import { ptr } from "bun:ffi";
 import { readFileSync } from "node:fs";
 import { adoptSocket } from "./adopt.ts";
 import { Errno, errnoCode } from "./errors.ts";
-import { NativeUnavailableError, RingOption, native, type NativeSymbols, type RingHandle } from "./native.ts";
+import { COMPLETION_WORDS } from "./layout.ts";
+import {
+  NativeUnavailableError,
+  RING_INFO_WORDS,
+  RingOption,
+  ringNative,
+  sysNative,
+  type RingHandle,
+  type RingSymbols,
+  type SysSymbols,
+} from "./native.ts";
 import type { SlotPool } from "./slots.ts";
 
-/** Completions copied per uc_reap call: slot, generation, res. */
+/** Completions copied per uc_reap call. */
 const REAP_BATCH = 1024;
 
 /** What the kernel gave the ring (for diagnostics and tests). */
@@ -30,14 +40,17 @@ export interface RingInfo {
 }
 
 export interface RingOptions {
+  /** Submission queue size hint. */
   entries: number;
-  /** RingOption bits to try; tests pass 0 to take an older kernel's path. */
-  allow?: number;
 }
 
 export type WakeHandler = () => void;
 
-/** Options from URING_CONNECT_DISABLE (comma list: submit_all,single_issuer,cq_size). */
+/**
+ * RingOption bits to try, minus those URING_CONNECT_DISABLE names (comma
+ * list: submit_all,single_issuer,cq_size); tests use it to take an older
+ * kernel's path.
+ */
 function allowedFromEnv(): number {
   const disabled = (process.env.URING_CONNECT_DISABLE ?? "").split(",").map((s) => s.trim());
   let allow = RingOption.all;
@@ -65,15 +78,15 @@ function openError(errno: number, stage: number): NativeUnavailableError {
   }
   const code = errnoCode(errno);
   let why: string;
-  if (errno === 1 || errno === 13) {
+  if (errno === Errno.EPERM || errno === Errno.EACCES) {
     const setting = ioUringDisabledSetting();
     why =
       setting && setting !== "0"
         ? `io_uring is disabled by sysctl kernel.io_uring_disabled=${setting}; set it to 0 (or 1 and run in the io_uring group)`
         : "io_uring_setup was denied (a seccomp filter or container policy blocks io_uring); allow io_uring_setup/io_uring_enter/io_uring_register";
-  } else if (errno === 38) {
+  } else if (errno === Errno.ENOSYS) {
     why = "this kernel has no io_uring (needs Linux 5.19 or newer built with CONFIG_IO_URING)";
-  } else if (errno === 12) {
+  } else if (errno === Errno.ENOMEM) {
     why = "not enough locked memory for the ring; raise RLIMIT_MEMLOCK (ulimit -l) or use a smaller `entries`";
   } else {
     why = `io_uring setup failed at stage ${stage}`;
@@ -99,9 +112,10 @@ export interface Driver {
 
 export class Ring implements Driver {
   readonly backend = "io_uring" as const;
-  private readonly lib: NativeSymbols;
+  private readonly lib: RingSymbols;
+  private readonly sys: SysSymbols;
   private handle: RingHandle | null;
-  private readonly completions = new Int32Array(REAP_BATCH * 3);
+  private readonly completions = new Int32Array(REAP_BATCH * COMPLETION_WORDS);
   private wakeStarted = false;
   /** The reading end of the wake-up socketpair, once Bun has adopted it. */
   private wakeSocket: Socket | undefined;
@@ -111,16 +125,16 @@ export class Ring implements Driver {
    * Throws NativeUnavailableError when the shim cannot load or io_uring cannot start.
    */
   constructor(pool: SlotPool<unknown>, options: RingOptions) {
-    this.lib = native();
+    this.lib = ringNative();
+    this.sys = sysNative();
     const err = new Int32Array(2);
-    const allow = (options.allow ?? RingOption.all) & allowedFromEnv();
     // `>>> 0`: an integral double (64 from Math.sqrt) must still cross FFI as a u32.
     this.handle = this.lib.uc_ring_open(
       options.entries >>> 0,
       pool.capacity >>> 0,
       ptr(pool.table),
       ptr(pool.addrs),
-      allow,
+      allowedFromEnv(),
       ptr(err),
     ) as RingHandle | null;
     if (!this.handle) throw openError(-err[0]!, err[1]!);
@@ -130,7 +144,7 @@ export class Ring implements Driver {
   startWaker(onWake: WakeHandler): void {
     if (this.wakeStarted) return;
     const pair = new Int32Array(2);
-    let ret = this.lib.uc_socketpair(ptr(pair));
+    let ret = this.sys.uc_socketpair(ptr(pair));
     if (ret === 0) ret = this.lib.uc_waker_start(this.live(), pair[1]!);
     if (ret < 0) throw new Error(`uring-connect: could not start the completion waker (${errnoCode(-ret)})`);
     this.wakeStarted = true;
@@ -149,7 +163,7 @@ export class Ring implements Driver {
   }
 
   info(): RingInfo {
-    const out = new Int32Array(5);
+    const out = new Int32Array(RING_INFO_WORDS);
     this.lib.uc_ring_info(this.live(), ptr(out));
     return { sqEntries: out[0]!, cqEntries: out[1]!, setupFlags: out[2]!, features: out[3]!, overflowFlushes: out[4]! };
   }
@@ -183,7 +197,10 @@ export class Ring implements Driver {
     for (;;) {
       const n = this.lib.uc_reap(this.live(), ptr(this.completions), REAP_BATCH);
       const c = this.completions;
-      for (let i = 0; i < n; i++) settle(c[i * 3]!, c[i * 3 + 1]!, c[i * 3 + 2]!);
+      for (let i = 0; i < n; i++) {
+        const at = i * COMPLETION_WORDS;
+        settle(c[at]!, c[at + 1]!, c[at + 2]!);
+      }
       total += n;
       if (n < REAP_BATCH) return total;
     }
@@ -202,7 +219,7 @@ export class Ring implements Driver {
    * in a kernel worker while the ring is open, here and now after it closed.
    */
   closeFds(fds: Int32Array, n: number, rst: boolean): number {
-    if (!this.handle) return this.lib.uc_close_now(ptr(fds), n, rst ? 1 : 0);
+    if (!this.handle) return this.sys.uc_close_now(ptr(fds), n, rst ? 1 : 0);
     return this.lib.uc_close_batch(this.handle, ptr(fds), n, rst ? 1 : 0);
   }
 

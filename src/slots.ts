@@ -2,10 +2,7 @@
  * The slot pool: a fixed number of connect slots, each with a row in the
  * shared slot table and a sockaddr region in the shared address buffer.
  *
- * Shared memory (read by the C shim, see native/shim.c):
- *
- *   table  int32  | family | addrlen | localLen | flags | timeoutMs | generation | fd | result |  x capacity
- *   addrs  uint8  | peer sockaddr [0,128) | local sockaddr [128,256) |                           x capacity
+ * Shared memory read by native/ring.c; its layout is in layout.ts.
  *
  * A slot's life (one function, `move`, makes every change):
  *   Free      on the free list, owned by nobody
@@ -14,7 +11,7 @@
  *   Orphaned  in the kernel, but the caller gave up (abort, close); its
  *             completion frees it and closes any fd it connected
  */
-import { ADDR_BYTES, LOCAL_OFFSET, SLOT_WORDS, Word } from "./native.ts";
+import { ADDR_BYTES, LOCAL_OFFSET, SLOT_WORDS, Word } from "./layout.ts";
 import type { Endpoint } from "./address.ts";
 
 export const SlotState = { Free: 0, Pending: 1, InFlight: 2, Orphaned: 3 } as const;

@@ -1,5 +1,5 @@
 /**
- * The connector suite again, on the shim built by gcc with
+ * The connector suite again, on native/ring.c (with sys.c) built by gcc with
  * -fsanitize=address,undefined and loaded through bun:ffi's dlopen
  * (test/native/sanitize.sh): any sanitizer report fails it.
  */

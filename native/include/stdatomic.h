@@ -8,14 +8,13 @@
  *
  * Valid for x86-64 only: x86-64 is TSO, so an aligned volatile access plus a
  * compiler barrier is an acquire load / release store, and mfence is a full
- * fence. Weakly ordered CPUs (aarch64) need real barriers: refuse to build.
+ * fence (both from arch.h). Weakly ordered CPUs (aarch64) need real
+ * barriers: refuse to build.
  */
 #ifndef UC_COMPAT_STDATOMIC_H
 #define UC_COMPAT_STDATOMIC_H
 
-#if !defined(__x86_64__)
-#error "uring-connect: native/include/stdatomic.h is only valid on x86-64"
-#endif
+#include "arch.h" /* refuses to build anywhere but x86-64 */
 
 #define _Atomic
 
@@ -27,8 +26,6 @@ typedef enum {
 	memory_order_acq_rel,
 	memory_order_seq_cst
 } memory_order;
-
-#define uc_compiler_barrier() __asm__ __volatile__("" ::: "memory")
 
 #define atomic_load_explicit(p, order)                                        \
 	({                                                                     \
@@ -44,6 +41,6 @@ typedef enum {
 		uc_compiler_barrier();                                         \
 	} while (0)
 
-#define atomic_thread_fence(order) __asm__ __volatile__("mfence" ::: "memory")
+#define atomic_thread_fence(order) uc_full_fence()
 
 #endif

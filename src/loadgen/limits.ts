@@ -5,7 +5,7 @@
  */
 import { ptr } from "bun:ffi";
 import { parseIPv4 } from "../address.ts";
-import { native } from "../native.ts";
+import { sysNative } from "../native.ts";
 
 /** fds kept free for the runtime itself (stdio, the ring, Bun's own). */
 export const FD_RESERVE = 64;
@@ -13,7 +13,7 @@ export const FD_RESERVE = 64;
 /** Raise the soft fd limit to the hard one; returns the soft limit now in force. */
 export function raiseFdLimit(): { soft: number; hard: number } {
   const out = new Int32Array(2);
-  native().uc_raise_nofile(ptr(out));
+  sysNative().uc_raise_nofile(ptr(out));
   return { soft: out[0]!, hard: out[1]! };
 }
 

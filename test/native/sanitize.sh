@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sanitizer run of the connector suite.
 #
-# Builds native/shim.c with gcc -fsanitize=address,undefined into a shared
-# library, makes src/native.ts load it through bun:ffi's dlopen
-# (URING_CONNECT_NATIVE_LIB) instead of compiling it with TinyCC, and runs the
-# connector suite (test/connector.test.ts, test/adopt.test.ts) on it.
+# Builds native/ring.c (which includes native/sys.c) with gcc
+# -fsanitize=address,undefined into a shared library, makes src/native.ts
+# load it through bun:ffi's dlopen (URING_CONNECT_NATIVE_LIB: both
+# ringNative() and sysNative() bind to it) instead of compiling with TinyCC,
+# and runs the connector suite (test/connector.test.ts, test/adopt.test.ts)
+# on it.
 #
 # Exits non-zero when the build fails, when a test fails, or when any
 # sanitizer report was written (by bun test or by any child process it
@@ -15,8 +17,9 @@
 #
 # Environment:
 #   BUN                    the bun binary (default: bun on PATH)
-#   URING_CONNECT_SHIM_SRC the C source to build (default: native/shim.c);
-#                          lets a deliberately broken copy prove the check fails
+#   URING_CONNECT_NATIVE_SRC the C source to build (default: native/ring.c;
+#                          it includes sys.c from its own directory); lets a
+#                          deliberately broken copy prove the check fails
 #   SANITIZE_KEEP=1        keep the temp dir (library and logs) for inspection
 set -uo pipefail
 
@@ -33,7 +36,7 @@ if ! command -v gcc >/dev/null 2>&1; then
 fi
 
 BUN="${BUN:-bun}"
-SRC="${URING_CONNECT_SHIM_SRC:-$ROOT/native/shim.c}"
+SRC="${URING_CONNECT_NATIVE_SRC:-$ROOT/native/ring.c}"
 
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/uring-connect-sanitize.XXXXXX")"
 if [ "${SANITIZE_KEEP:-}" = 1 ]; then
@@ -41,7 +44,7 @@ if [ "${SANITIZE_KEEP:-}" = 1 ]; then
 else
   trap 'rm -rf "$DIR"' EXIT
 fi
-LIB="$DIR/shim-asan.so"
+LIB="$DIR/native-asan.so"
 LOGS="$DIR/logs"
 mkdir -p "$LOGS"
 
@@ -55,16 +58,16 @@ if [ ! -e "$ASAN_RT" ]; then
   exit 1
 fi
 
-# Same flags as the plain gcc build of the shim, plus the sanitizers.
 # -fno-sanitize-recover=undefined makes every UBSan check fatal, like ASan's.
-# -I native: the shim's own headers (close.h), also for a copy built from
-# elsewhere. No -I native/include: that stdatomic.h is for TinyCC only.
+# -I native: ring.c's own includes (sys.c, include/arch.h), also for a copy
+# built from elsewhere. No -I native/include: that stdatomic.h is for TinyCC
+# only; gcc uses its own.
 say "building $SRC"
 build_start=$(date +%s%N)
 if ! gcc -fsanitize=address,undefined -fno-sanitize-recover=undefined \
   -fno-omit-frame-pointer -g -O1 -shared -fPIC -Wall -Wextra \
   -I "$ROOT/native" -o "$LIB" "$SRC" -luring -lpthread; then
-  say "FAIL: could not build the sanitized shim"
+  say "FAIL: could not build the sanitized native library"
   exit 1
 fi
 build_ms=$(( ($(date +%s%N) - build_start) / 1000000 ))
@@ -110,7 +113,7 @@ export UBSAN_OPTIONS="log_path=$LOGS/ubsan:halt_on_error=1:print_stacktrace=1"
 export URING_CONNECT_SANITIZE_RUN=1
 
 OUT="$DIR/output.txt"
-say "running the connector suite on the sanitized shim"
+say "running the connector suite on the sanitized native library"
 test_start=$(date +%s%N)
 # Only these two files: never test/sanitize.test.ts, which runs this script.
 "$BUN" test test/connector.test.ts test/adopt.test.ts --timeout 60000 2>&1 | tee "$OUT"

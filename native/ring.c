@@ -1,13 +1,18 @@
 /*
- * uring-connect native shim: batched TCP/unix connects over io_uring.
+ * uring-connect's io_uring driver: batched TCP/unix connects, cancels and
+ * closes over liburing 2.3. Only ring work lives here; what needs no ring
+ * (dup, close here and now, the wake-up socketpair, RLIMIT_NOFILE) is in
+ * sys.c, which this file includes, so one library holds both.
  *
- * Compiled at import by bun:ffi's `cc` (TinyCC) against liburing, or by gcc
- * for the sanitizer build. Every export works on a batch: JS fills shared
- * typed arrays, makes one call, and reads the results back. No export sets
- * errno, prints or exits: each returns a count >= 0 or -errno.
+ * Compiled at import by bun:ffi's `cc` (TinyCC), or by gcc for the
+ * sanitizer build (test/native/sanitize.sh). Every export works
+ * on a batch: JS fills shared typed arrays, makes one call, and reads the
+ * results back. No export sets errno, prints or exits: each returns a count
+ * >= 0 or -errno. All state hangs off struct uc_ring.
  *
  * Shared memory, owned by JS and registered at uc_ring_open (it must stay
- * alive until uc_ring_close returns):
+ * alive until uc_ring_close returns). src/layout.ts mirrors this layout:
+ * change both together.
  *
  *   slots: int32[capacity * UC_SLOT_WORDS]
  *     +0 family       AF_INET | AF_INET6 | AF_UNIX
@@ -33,10 +38,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <liburing.h>
-#include "close.h"
+#include "include/arch.h"
+/* sys.c in this translation unit rather than as a second source: TinyCC
+ * parses every header again for each source file, which cost ~3.5 ms at
+ * every start (min of 15: 13.7 ms for one unit, 16.9 ms for two). */
+#include "sys.c"
 
 #define UC_SLOT_WORDS 8
 #define UC_ADDR_BYTES 256
@@ -91,13 +99,6 @@ struct uc_ring {
 	int notify_fd;             /* the waker writes a byte here; JS's event loop polls the peer */
 };
 
-/* Atomic exchange: `xchg` with a memory operand is locked and a full fence. */
-static inline int uc_xchg(volatile int *p, int v)
-{
-	__asm__ __volatile__("xchgl %0, %1" : "+r"(v), "+m"(*p) : : "memory");
-	return v;
-}
-
 static void uc_cq_signal(struct uc_ring *r, int on);
 
 static inline uint64_t uc_user_data(uint32_t slot, int32_t generation)
@@ -115,11 +116,19 @@ static unsigned uc_pow2_at_least(unsigned n)
 
 /*
  * uc_ring_open - create a ring for up to `capacity` slots
- *   entries: SQ size hint (clamped by the kernel); capacity: slots in the
- *   shared arrays; slots/addrs: shared arrays described at the top;
- *   allow: UC_OPT_* setup flags to try; err: int32[2] out.
- * RETURNS the ring handle, or NULL with err[0] = -errno and err[1] = stage
- *   (1 io_uring_setup, 2 probe, 3 missing opcode (err[0] = opcode), 4 memory).
+ *   entries: SQ size hint in SQEs (clamped by the kernel); capacity: slots
+ *   in the shared arrays; slots/addrs: the shared arrays described at the
+ *   top; allow: UC_OPT_* setup flags to try; err: int32[2] out.
+ * RETURNS the ring handle, or NULL with err[0] = -errno and err[1] = the
+ *   stage that failed.
+ * ERRORS stage 1, io_uring_setup: -EPERM/-EACCES denied (seccomp, sysctl
+ *   kernel.io_uring_disabled), -ENOSYS no io_uring in this kernel,
+ *   -ENOMEM locked memory (RLIMIT_MEMLOCK), -EINVAL even without the
+ *   optional flags. Stage 2, probe: -ENOSYS. Stage 3, an opcode in
+ *   uc_required_ops is missing: err[0] is that opcode (positive). Stage 4:
+ *   -EINVAL a NULL array or a zero count, -ENOMEM.
+ * MEMORY slots and addrs stay owned by JS, which keeps them alive and in
+ *   place until uc_ring_close returns. The handle is freed by uc_ring_close.
  * NOTES tries the best flags first and retries with fewer on EINVAL, so an
  *   older kernel gets a working ring without the newer flags.
  */
@@ -211,7 +220,9 @@ fail:
  * uc_ring_info - describe the ring for diagnostics and tests
  *   out: int32[5] = sq entries, cq entries, setup flags, kernel features,
  *   times the completion queue overflowed and was flushed.
- * RETURNS 5.
+ * RETURNS 5, the number of values written.
+ * ERRORS none.
+ * MEMORY out is written during the call only.
  */
 int uc_ring_info(struct uc_ring *r, int32_t *out)
 {
@@ -268,12 +279,17 @@ static int uc_open_socket(struct uc_ring *r, uint32_t slot)
  * RETURNS how many ids were consumed (a prefix of ids). For each consumed
  *   slot, fd and result are written: result 0 means a connect SQE (plus a
  *   linked timeout SQE when timeout_ms > 0) is queued; result -errno means
- *   the socket could not be opened (EMFILE, EADDRNOTAVAIL from bind, ...),
- *   nothing is queued and fd is -1. Fewer than n are consumed only when the
- *   submission queue stays full after a submit; JS retries the rest later.
- *   -EINVAL if an id is out of range (nothing after it is consumed).
+ *   the socket could not be opened, nothing is queued and fd is -1. Fewer
+ *   than n are consumed only when the submission queue stays full after a
+ *   submit; JS retries the rest later.
+ * ERRORS -EINVAL n < 0, ids NULL, or the first id out of range (an id out
+ *   of range later ends the batch there: the ids before it are returned).
+ *   Per slot, in its result word: -EMFILE/-ENFILE no free fd,
+ *   -EAFNOSUPPORT an unknown family, -EINVAL an address length out of
+ *   range, -EADDRNOTAVAIL/-EADDRINUSE from bind, -errno of setsockopt.
  * MEMORY the kernel reads the sockaddr and timespec at submit; JS keeps the
- *   slot's region untouched until the slot's completion is reaped.
+ *   slot's region untouched until the slot's completion is reaped. ids is
+ *   read during the call only. A connected fd is JS's once reaped.
  */
 int uc_prep_connect_batch(struct uc_ring *r, const int32_t *ids, int n)
 {
@@ -325,8 +341,11 @@ int uc_prep_connect_batch(struct uc_ring *r, const int32_t *ids, int n)
 
 /*
  * uc_submit - submit every queued SQE
- * RETURNS SQEs submitted, or -errno (EINTR is retried here; EBUSY/EAGAIN
- *   are returned so JS can reap and retry).
+ * RETURNS SQEs submitted.
+ * ERRORS -errno of io_uring_enter; EINTR is retried here. -EBUSY/-EAGAIN
+ *   are transient (the CQ is backed up, or the kernel is short of memory):
+ *   JS reaps and submits again.
+ * MEMORY none beyond what each queued SQE's prep call documents.
  */
 int uc_submit(struct uc_ring *r)
 {
@@ -365,9 +384,13 @@ static int32_t *uc_connect_cqe(struct uc_ring *r, const struct io_uring_cqe *cqe
 
 /*
  * uc_reap - copy up to `max` completions into out (slot, generation, res)
+ *   out: int32[max * 3]; res is 0 for a connected slot or -errno.
  * RETURNS the number of triples written. A failed connect's socket is
  *   closed here (its fd set to -1), so JS only ever sees fds that connected.
  *   Completions of the shim's own SQEs are consumed and not reported.
+ * ERRORS -EINVAL max < 0, or out NULL with max > 0.
+ * MEMORY out is written during the call only. A reported slot's region is
+ *   JS's again: the kernel no longer reads it.
  * NOTES re-arms the wake-up first: a completion posted after this point
  *   raises a new one, so none is missed. When the kernel has kept
  *   overflowed completions (IORING_SQ_CQ_OVERFLOW), they are flushed in.
@@ -384,7 +407,7 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 	 * completion posted while signalling was off is seen by the peek below. */
 	uc_xchg(&r->wake_pending, 0);
 	uc_cq_signal(r, 1);
-	__asm__ __volatile__("mfence" ::: "memory");
+	uc_full_fence();
 	while (written < max) {
 		unsigned want = (unsigned)(max - written), got, i;
 
@@ -441,8 +464,14 @@ static int uc_prep_cancel(struct uc_ring *r, uint32_t slot)
 /*
  * uc_cancel_batch - ask the kernel to cancel the connects of n slots
  *   ids: int32[n] slot indexes whose connects are in flight.
- * RETURNS cancels submitted, or -errno. Each cancelled connect still posts
- *   its own completion (-ECANCELED, or its result if it won the race).
+ * RETURNS cancels queued and submitted; fewer than n only when the SQ
+ *   stayed full (the rest are not cancelled: their connects complete on
+ *   their own, or by their linked timeout). Each cancelled connect
+ *   still posts its own completion (-ECANCELED, or its result if it won
+ *   the race).
+ * ERRORS -EINVAL n < 0, ids NULL, or an id out of range (the cancels
+ *   queued before it go out with the next submit); -errno of uc_submit.
+ * MEMORY ids is read during the call only.
  */
 int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 {
@@ -464,19 +493,14 @@ int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 }
 
 /*
- * uc_close_now - close n fds here and now, with an RST instead of a FIN
- *   when rst != 0. fds: int32[n]; negative entries are skipped.
- * RETURNS the number of fds closed, or -EINVAL for a bad array.
- */
-int uc_close_now(const int32_t *fds, int n, int rst)
-{
-	return uc_close_fds(fds, n, rst);
-}
-
-/*
  * uc_close_batch - close n fds through the ring, in a kernel worker
- *   fds: int32[n]; negative entries are skipped; rst as for uc_close_now.
+ *   fds: int32[n]; negative entries are skipped. rst != 0: each socket is
+ *   reset instead of closed with a FIN (as sys.c's uc_close_now does).
  * RETURNS the number of fds handed to the kernel or closed here.
+ * ERRORS -EINVAL n < 0, or fds NULL with n > 0. A close that fails in the
+ *   kernel is counted in the ring and otherwise dropped: the fd is gone.
+ * MEMORY fds is read during the call only; every fd in it belongs to the
+ *   ring from the call on, and the caller must not use it again.
  * NOTES on loopback, closing a connection runs the peer's teardown inside
  *   the closing call: about 40% of a connect-and-reset cycle. IOSQE_ASYNC
  *   sends each close to an io-wq worker, which the scheduler may run on
@@ -499,7 +523,7 @@ int uc_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 			continue;
 		sqe = uc_get_sqe(r);
 		if (!sqe)
-			return handled + uc_close_now(fds + i, n - i, rst);
+			return handled + uc_close_now(fds + i, n - i, rst); /* sys.c */
 		if (rst)
 			uc_set_linger_rst(fds[i]);
 		io_uring_prep_close(sqe, fds[i]);
@@ -556,29 +580,17 @@ static void *uc_waker_main(void *arg)
 }
 
 /*
- * uc_socketpair - a connected pair of nonblocking unix stream sockets
- *   out: int32[2]; out[0] for JS's event loop to read, out[1] for the waker.
- * RETURNS 0 or -errno.
- */
-int uc_socketpair(int32_t *out)
-{
-	int fds[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds))
-		return -errno;
-	out[0] = fds[0];
-	out[1] = fds[1];
-	return 0;
-}
-
-/*
  * uc_waker_start - wake JS whenever completions are posted
  *   notify_fd: the writing end of a uc_socketpair; the ring owns it from
  *   here and closes it in uc_ring_close. JS's event loop polls the other
  *   end like any socket, so wake-ups take turns with timers and other I/O
  *   instead of jumping the queue. At most one wake-up is outstanding until
  *   uc_reap runs.
- * RETURNS 0 or -errno.
+ * RETURNS 0.
+ * ERRORS -EBUSY the waker already runs; -errno of eventfd (-EMFILE),
+ *   io_uring_register_eventfd or pthread_create (-EAGAIN).
+ * MEMORY notify_fd belongs to the ring from the call on, even when it
+ *   fails; uc_ring_close closes it.
  * NOTES an eventfd registered with the ring is read by a thread of the
  *   shim's own, so the JS thread never blocks in the kernel.
  */
@@ -655,9 +667,12 @@ static void uc_drain(struct uc_ring *r, const int32_t *ids, int n)
  *   and release the ring.
  *   ids: int32[n] slots whose connects are in flight (their fds are closed).
  * RETURNS the number of fds closed.
+ * ERRORS none: a bad ids array closes no slot fd but still releases the ring.
+ * MEMORY frees the handle: it must not be used again. No shared memory is
+ *   read after this returns (the kernel copied each sockaddr and timespec
+ *   at submit), so JS may then free slots and addrs.
  * NOTES cancels the connects in flight and waits for every close already
- *   handed to a kernel worker (uc_drain) before the ring exits; the sockaddrs and timespecs
- *   were copied at submit, so no shared memory is read after this.
+ *   handed to a kernel worker (uc_drain) before the ring exits.
  */
 int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 {
@@ -686,31 +701,4 @@ int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 	free(r->timeouts);
 	free(r);
 	return closed;
-}
-
-/*
- * uc_raise_nofile - raise this process's soft RLIMIT_NOFILE to its hard limit
- *   out: int32[2] = soft and hard limits after the call (capped at INT32_MAX).
- * RETURNS 0, or -errno when the limit could not be read or set (out then
- *   holds the limits as they are).
- */
-int uc_raise_nofile(int32_t *out)
-{
-	struct rlimit rl;
-	int ret = 0;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return -errno;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t old = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl)) {
-			ret = -errno;
-			rl.rlim_cur = old;
-		}
-	}
-	out[0] = rl.rlim_cur > 0x7fffffff ? 0x7fffffff : (int32_t)rl.rlim_cur;
-	out[1] = rl.rlim_max > 0x7fffffff ? 0x7fffffff : (int32_t)rl.rlim_max;
-	return ret;
 }
