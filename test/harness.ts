@@ -1,19 +1,28 @@
-/** Shared test helpers: real local servers, fd counting, waiting on conditions. */
+/** Shared test helpers: real local servers, fd counting, waiting on conditions, child processes. */
 import net from "node:net";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "bun:test";
 import type { Connector } from "../src/index.ts";
 import { readLines } from "../src/loadgen/lines.ts";
+import { runProcess, type Finished } from "../tools/process.ts";
+import { raiseBacklog } from "./fixtures/sockets.ts";
+
+/**
+ * How long a wait may take before it counts as a hang. Only a hang guard:
+ * generous, so a loaded machine never trips it, and below the per-test
+ * timeout so a hang says what it was waiting for.
+ */
+const HANG_GUARD_MS = 30_000;
 
 /** Open fds of this process, as /proc/self/fd lists them. */
 export function fdCount(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
-/** Poll `condition` until it holds; fail with `what` after `ms`. */
-export async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+/** Poll `condition` until it holds; fail with `what` if it never does (a hang guard, not a deadline). */
+export async function waitFor(condition: () => boolean, what: string, ms = HANG_GUARD_MS): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -22,7 +31,7 @@ export async function waitFor(condition: () => boolean, what: string, ms = 5000)
 }
 
 /** Like waitFor, for a condition that must ask another process. */
-export async function waitForAsync(condition: () => Promise<boolean>, what: string, ms = 10000): Promise<void> {
+export async function waitForAsync(condition: () => Promise<boolean>, what: string, ms = HANG_GUARD_MS): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -36,18 +45,22 @@ export interface TestServer extends AsyncDisposable {
   accepted(): number;
   /** Connections currently open on the server side. */
   open(): number;
+  /** The peer address of each accepted connection, in the order accepted. */
+  peers(): string[];
 }
 
 /**
  * A node:net server on `host` (or a unix `path`) that holds each connection
- * until the peer closes it, echoing data when `echo`. Backlog 4096, so
- * storms measure the connector, not a full accept queue.
+ * until the peer closes it, echoing data when `echo`. Its backlog is
+ * raised to somaxconn, so storms measure the connector, not a full accept queue.
  */
 export async function startServer(options: { host?: string; path?: string; echo?: boolean } = {}): Promise<TestServer> {
   let accepted = 0;
+  const peers: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     accepted++;
+    peers.push(socket.remoteAddress ?? "");
     sockets.add(socket);
     socket.on("data", (data) => options.echo && socket.write(data));
     socket.on("error", () => {});
@@ -59,10 +72,13 @@ export async function startServer(options: { host?: string; path?: string; echo?
     else server.listen({ host: options.host ?? "127.0.0.1", port: 0, backlog: 4096 }, resolve);
   });
   const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  raiseBacklog(options.path ? { path: options.path } : { port });
   return {
-    port: typeof address === "object" && address ? address.port : 0,
+    port,
     accepted: () => accepted,
     open: () => sockets.size,
+    peers: () => [...peers],
     async [Symbol.asyncDispose]() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -70,7 +86,6 @@ export async function startServer(options: { host?: string; path?: string; echo?
   };
 }
 
-/** The same server in a child process: its accept loop never waits on the test. */
 /** What the child server has seen. */
 export interface ServerCounts {
   accepted: number;
@@ -86,6 +101,7 @@ export interface ChildServer extends AsyncDisposable {
   drop(n: number): Promise<ServerCounts>;
 }
 
+/** The same server in a child process (test/fixtures/server.ts): its accept loop never waits on the test. */
 export async function startChildServer(options: { echo?: boolean; reset?: boolean } = {}): Promise<ChildServer> {
   const flags = [...(options.echo ? ["--echo"] : []), ...(options.reset ? ["--reset"] : [])];
   const proc = Bun.spawn({
@@ -126,28 +142,49 @@ export async function expectClean(connector: Connector, baseline: number): Promi
   expect(fdCount()).toBeLessThanOrEqual(baseline);
 }
 
+/** The source address of the connection expectNothingReached makes. */
+const SENTINEL = "127.0.0.2";
+
+/**
+ * Assert that no connection reached `server` (an IPv4 TestServer) before now,
+ * by a positive event rather than a pause: a sentinel connect from 127.0.0.2
+ * must be the first connection the server accepts, since its accept queue is
+ * FIFO and anything that connected earlier would be ahead of the sentinel.
+ */
+export async function expectNothingReached(server: TestServer, connector: Connector): Promise<void> {
+  const fd = await connector.connectFd({ host: "127.0.0.1", port: server.port }, { localAddress: SENTINEL });
+  try {
+    await waitFor(() => server.peers().includes(SENTINEL), "the sentinel connection to be accepted");
+    expect(server.peers()).toEqual([SENTINEL]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A temporary directory removed on dispose (for unix socket paths). */
 export function tempDir(): AsyncDisposable & { path: string } {
   const path = mkdtempSync(join(tmpdir(), "uc-"));
   return { path, [Symbol.asyncDispose]: async () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** How a fixture run ended: `killed` when a signal (e.g. the hang guard) ended it. */
+export interface FixtureRun extends Finished {
+  killed: boolean;
+}
+
 /**
- * Run `test/fixtures/<name>` in a child Bun (behind `prefix`, e.g. unshare),
- * killed after `timeoutMs`; resolves with its output and how it ended.
+ * Run `test/fixtures/<name>` in a child Bun (behind `prefix`, e.g. unshare or
+ * prlimit) to its end; `timeoutMs` is a hang guard (default 45 s, below the
+ * per-test timeout so a hang still shows the child's output).
  */
 export async function runFixture(
   name: string,
   options: { args?: string[]; prefix?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<{ stdout: string; stderr: string; code: number | null; killed: boolean }> {
-  const proc = Bun.spawn({
-    cmd: [...(options.prefix ?? []), process.execPath, join(import.meta.dir, "fixtures", name), ...(options.args ?? [])],
-    env: { ...process.env, ...options.env },
-    stdout: "pipe",
-    stderr: "pipe",
+): Promise<FixtureRun> {
+  const run = await runProcess([process.execPath, join(import.meta.dir, "fixtures", name), ...(options.args ?? [])], {
+    prefix: options.prefix,
+    env: options.env,
+    timeoutMs: options.timeoutMs ?? 45_000,
   });
-  const timer = setTimeout(() => proc.kill(), options.timeoutMs ?? 10_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(timer);
-  return { stdout, stderr, code, killed: proc.signalCode !== null };
+  return { ...run, killed: run.signal !== null };
 }

@@ -1,6 +1,9 @@
 /** Child processes: started in the repo root, tracked so none outlives the run, run to completion under a timeout. */
 import type { Subprocess } from "bun";
+import { runProcess, type Finished } from "../../tools/process.ts";
 import { ROOT } from "./paths.ts";
+
+export type { Finished };
 
 /** Generous: node:net at 10k concurrency is the slowest run and takes seconds, not minutes. */
 const CLIENT_TIMEOUT_MS = 180_000;
@@ -10,10 +13,15 @@ const live = new Set<Subprocess>();
 
 export type Child = Subprocess<"ignore", "pipe", "pipe">;
 
-export function spawn(cmd: string[]): Child {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+function track(proc: Subprocess): void {
   live.add(proc);
   void proc.exited.finally(() => live.delete(proc));
+}
+
+/** Start a long-lived child (e.g. the server) in the repo root, tracked by killAll. */
+export function spawn(cmd: string[]): Child {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  track(proc);
   return proc;
 }
 
@@ -22,30 +30,9 @@ export function killAll(): void {
   live.clear();
 }
 
-export interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-  timedOut: boolean;
-}
-
-/** Run a command to completion, killing it after `timeoutMs`. */
-export async function run(cmd: string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<Finished> {
-  const t0 = performance.now();
-  const proc = spawn(cmd);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    proc.kill("SIGKILL");
-  }, timeoutMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code: timedOut ? null : code, stdout, stderr, wallMs: performance.now() - t0, timedOut };
+/** Run a command to completion in the repo root, tracked by killAll, killed after `timeoutMs`. */
+export function run(cmd: string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<Finished> {
+  return runProcess(cmd, { cwd: ROOT, timeoutMs, onSpawn: track });
 }
 
 export function tail(text: string, lines = 5): string {
@@ -55,6 +42,7 @@ export function tail(text: string, lines = 5): string {
 /** Why a finished process counts as failed, or undefined if it succeeded. */
 export function failureReason(f: Finished): string | undefined {
   if (f.timedOut) return "timed out";
+  if (f.code === null) return `killed by ${f.signal}`;
   if (f.code !== 0) return `exit code ${f.code}`;
   return undefined;
 }
