@@ -2,8 +2,18 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync } from "node:fs";
 import { join } from "node:path";
-import { Connector, ConnectError, ConnectorClosedError, connectFd, type Target } from "../src/index.ts";
-import { expectClean, fdCount, runFixture, startChildServer, startServer, tempDir, waitFor, waitForAsync, type TestServer } from "./harness.ts";
+import { Connector, ConnectError, ConnectorClosedError, connectFd, sharedConnector, type Target } from "../src/index.ts";
+import {
+  expectClean,
+  expectNothingReached,
+  fdCount,
+  startChildServer,
+  startServer,
+  tempDir,
+  waitFor,
+  waitForAsync,
+  type TestServer,
+} from "./harness.ts";
 import { blackholeListener, refusingPort } from "./fixtures/sockets.ts";
 
 let connector: Connector;
@@ -18,8 +28,17 @@ async function hangingTarget(listener: { port: number }): Promise<number[]> {
   return [await connector.connectFd({ host: "127.0.0.1", port: listener.port })];
 }
 
-test("the backend is io_uring (or the fallback, where a run forces it)", () => {
+/** io_uring_setup flags that URING_CONNECT_DISABLE can switch off (linux/io_uring.h). */
+const SETUP_FLAG: Record<string, number> = { submit_all: 0x80, single_issuer: 0x1000, cq_size: 0x8 };
+
+// test/process.test.ts runs this suite again under EXPECT_BACKEND=bun (io_uring
+// denied) and under URING_CONNECT_DISABLE: this proves each run is what it says.
+test("the backend and ring setup are what this run asks for", () => {
   expect(connector.backend).toBe((process.env.EXPECT_BACKEND as "bun" | undefined) ?? "io_uring");
+  for (const name of (process.env.URING_CONNECT_DISABLE ?? "").split(",").filter(Boolean)) {
+    expect(SETUP_FLAG[name]).toBeDefined();
+    expect(connector.ringInfo().setupFlags & SETUP_FLAG[name]!).toBe(0);
+  }
 });
 
 describe("successful connects", () => {
@@ -65,11 +84,27 @@ describe("successful connects", () => {
     await expectClean(connector, baseline);
   });
 
-  test("top-level connectFd uses a shared Connector", async () => {
+  test("top-level connectFd uses the one shared Connector", async () => {
     await using server = await startServer();
-    const fd = await connectFd({ host: "127.0.0.1", port: server.port });
+    const shared = sharedConnector();
+    expect(sharedConnector()).toBe(shared);
+    const before = shared.stats();
+    const pending = connectFd({ host: "127.0.0.1", port: server.port });
+    // The connect holds a slot of the shared Connector until it settles.
+    expect(shared.stats().free).toBe(before.free - 1);
+    const fd = await pending;
+    expect(shared.stats()).toEqual(before);
     await waitFor(() => server.accepted() === 1, "the server to accept");
     closeSync(fd);
+    expect(sharedConnector()).toBe(shared);
+  });
+
+  test("a closed shared Connector is replaced on next use", () => {
+    const shared = sharedConnector();
+    shared.close();
+    const next = sharedConnector();
+    expect(next).not.toBe(shared);
+    expect(next.closed).toBe(false);
   });
 
   test("5000 concurrent connects all succeed", async () => {
@@ -92,23 +127,20 @@ describe("successful connects", () => {
     await expectClean(connector, baseline);
   });
 
-  test("more requests than ring entries and slots: all served, none dropped", async () => {
+  test("more requests than ring entries and slots: every one connects", async () => {
     using small = new Connector({ entries: 8, maxInflight: 16 });
-    await using server = await startServer();
+    await using server = await startChildServer();
     const baseline = fdCount();
-    const order: number[] = [];
-    const fds = await Promise.all(
-      Array.from({ length: 2000 }, (_, i) =>
+    let connected = 0;
+    await Promise.all(
+      Array.from({ length: 2000 }, () =>
         small.connectFd({ host: "127.0.0.1", port: server.port }).then((fd) => {
-          order.push(i);
+          connected++;
           small.closeFd(fd, { reset: true });
-          return fd;
         }),
       ),
     );
-    expect(fds.length).toBe(2000);
-    expect(order.length).toBe(2000);
-    await waitFor(() => server.accepted() === 2000, "2000 accepts");
+    expect(connected).toBe(2000);
     await expectClean(small, baseline);
   });
 
@@ -162,12 +194,11 @@ describe("failures made real", () => {
     const error = (await connector
       .connectFd({ host: "127.0.0.1", port: listener.port }, { timeout: 200 })
       .catch((e: unknown) => e)) as ConnectError;
-    const elapsed = performance.now() - started;
     expect(error).toBeInstanceOf(ConnectError);
     expect(error.code).toBe("ETIMEDOUT");
     expect(error.errno).toBe(110);
-    expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(2000);
+    // Not early (the connect really waited); how late is the machine's business.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
     await expectClean(connector, baseline);
     for (const fd of fillers) closeSync(fd);
   });
@@ -181,7 +212,7 @@ describe("failures made real", () => {
     const error = (await promise.catch((e: unknown) => e)) as Error;
     expect(error.name).toBe("AbortError");
     await expectClean(connector, baseline);
-    expect(server.accepted()).toBe(0);
+    await expectNothingReached(server, connector);
   });
 
   test("already aborted signal: rejects at once", async () => {
@@ -271,7 +302,7 @@ describe("bad input is rejected before anything is opened", () => {
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toMatch(/targets\[1\]\.port/);
     expect(fdCount()).toBeLessThanOrEqual(baseline); // nothing opened (earlier closes may still land)
-    expect(server.accepted()).toBe(0);
+    await expectNothingReached(server, connector);
   });
 
   test("bad Connector options", () => {
@@ -287,19 +318,5 @@ describe("bad input is rejected before anything is opened", () => {
     };
     expect(error.code).toBe("ENOTFOUND");
     await expectClean(connector, baseline);
-  });
-});
-
-describe("ring setup degrades without optional kernel features", () => {
-  test("URING_CONNECT_DISABLE switches off SUBMIT_ALL, SINGLE_ISSUER and CQSIZE", async () => {
-    const { stdout: out, stderr: err, code } = await runFixture("degraded.ts", {
-      env: { URING_CONNECT_DISABLE: "submit_all,single_issuer,cq_size" },
-    });
-    expect(err).toBe("");
-    expect(code).toBe(0);
-    const report = JSON.parse(out);
-    const SUBMIT_ALL = 0x80, SINGLE_ISSUER = 0x1000, CQSIZE = 0x8;
-    expect(report.setupFlags & (SUBMIT_ALL | SINGLE_ISSUER | CQSIZE)).toBe(0);
-    expect(report.connected).toBe(300);
   });
 });
