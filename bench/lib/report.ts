@@ -70,7 +70,7 @@ export function printStartup(s: Startup, p: Printer): void {
   p.line();
   p.line(p.bold(`import + compile — median of ${s.runs} fresh bun processes`));
   p.line(`  import("src/index.ts")          ${fmtMs(s.importMs)} ms`);
-  p.line(`  new Connector() + close()       ${fmtMs(s.connectorMs)} ms  (cc() compiles native/shim.c every process)`);
+  p.line(`  new Connector() + close()       ${fmtMs(s.connectorMs)} ms  (cc() compiles native/ring.c every process)`);
   p.line(`  total, in-process               ${fmtMs(s.totalMs)} ms`);
   p.line(`  whole process, wall             ${fmtMs(s.processWallMs)} ms`);
   p.line(`  bare bun (empty script), wall   ${fmtMs(s.bareBunWallMs)} ms`);
