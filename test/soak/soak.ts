@@ -26,9 +26,12 @@ export interface SoakOptions {
 
 export interface SoakReport {
   ops: number;
+  /** Connects whose outcome was recorded exactly once (must be `ops`). */
   settledOnce: number;
-  /** Settlements beyond the first for any one connect (must be 0). */
+  /** Connects whose outcome was recorded more than once (must be 0). */
   settledTwice: number;
+  /** Connects never settled, as "id cause" (the first 20; must be empty). */
+  neverSettled: string[];
   /** Outcomes no cause allowed (must be empty). */
   unexpected: string[];
   tally: Record<string, Record<string, number>>;
@@ -51,6 +54,41 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Outcomes recorded per connect id: "settles exactly once" is checked per
+ * connect, so one lost connect and one settled twice cannot cancel out, and a
+ * lost one is named rather than hanging the run.
+ */
+export class SettleLedger {
+  private readonly counts: Uint8Array;
+
+  constructor(readonly ops: number) {
+    this.counts = new Uint8Array(ops);
+  }
+
+  record(id: number): void {
+    if (this.counts[id]! < 255) this.counts[id]!++;
+  }
+
+  /** How many ids were recorded once, more than once, and which never. */
+  tally(): { once: number; twice: number; never: number[] } {
+    let once = 0;
+    let twice = 0;
+    const never: number[] = [];
+    this.counts.forEach((n, id) => {
+      if (n === 1) once++;
+      else if (n > 1) twice++;
+      else never.push(id);
+    });
+    return { once, twice, never };
+  }
+}
+
+/** A run with connects still unsettled this long after the last settlement has lost them (a hang guard). */
+const STALL_MS = 30_000;
+/** How long closes may take to land after the run before an fd counts as leaked (a hang guard). */
+const CLOSE_GUARD_MS = 30_000;
 
 const fdCount = () => readdirSync("/proc/self/fd").length;
 const rssMB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;
@@ -123,10 +161,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   const tally: Record<string, Record<string, number>> = {};
   const unexpected: string[] = [];
-  let settledOnce = 0;
-  let settledTwice = 0;
+  const ledger = new SettleLedger(options.ops);
+  const causes: Cause[] = [];
   let started = 0;
   let inFlight = 0;
+  let lastSettled = performance.now();
   let rssWarm = 0;
   const t0 = performance.now();
 
@@ -136,8 +175,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (!allowed && unexpected.length < 20) unexpected.push(`${cause} -> ${outcome}`);
   };
 
-  const launch = (): Promise<void> => {
+  const launch = (id: number): Promise<void> => {
     const cause = pick();
+    causes[id] = cause;
     const owner = connector;
     const generation = connectorsClosed;
     const controller = cause.startsWith("abort") ? new AbortController() : undefined;
@@ -147,39 +187,45 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       signal: controller?.signal,
       timeout: cause === "timeout" ? 1 + Math.floor(next() * 20) : undefined,
     };
-    let settlements = 0;
     const promise = owner.connectFd(target, opts);
     if (cause === "abortBefore") controller!.abort();
     else if (cause === "abortInFlight") setTimeout(() => controller!.abort(), Math.floor(next() * 4));
     else if (cause === "abortRace") queueMicrotask(() => controller!.abort());
     inFlight++;
-    return promise.then(
-      (value) => value,
-      (error: unknown) => error,
-    ).then((result) => {
-      settlements++;
-      if (settlements === 1) settledOnce++;
-      else settledTwice++;
+    const settled = (result: unknown) => {
+      ledger.record(id);
+      lastSettled = performance.now();
       if (typeof result === "number") owner.closeFd(result, { reset: true });
       record(cause, outcomeOf(result), connectorsClosed > generation);
       inFlight--;
-    });
+    };
+    return promise.then(settled, settled);
   };
 
   await new Promise<void>((resolve) => {
+    // A lost connect would keep inFlight above 0 for ever: stop once nothing
+    // has settled for STALL_MS, and let the ledger name what was lost.
+    const watchdog = setInterval(() => {
+      if (performance.now() - lastSettled > STALL_MS) finish();
+    }, 1000);
+    const finish = () => {
+      clearInterval(watchdog);
+      resolve();
+    };
     const fill = () => {
       while (started < options.ops && inFlight < options.concurrency) {
-        started++;
+        const id = started++;
         if (started % options.closeEvery === 0) {
           // Close with work in flight: everything pending on it must reject, nothing leak.
           closeConnector(connector);
           connector = new Connector({ maxInflight: 4096 });
         }
-        if (started === Math.min(options.ops, 50_000)) rssWarm = rssMB();
+        // RSS is compared from halfway on (or 50,000 in), once pools and JIT have warmed up.
+        if (started === Math.min(Math.ceil(options.ops / 2), 50_000)) rssWarm = rssMB();
         if (started % 10_000 === 0) options.onProgress?.(started);
-        void launch().then(fill);
+        void launch(id).then(fill);
       }
-      if (started >= options.ops && inFlight === 0) resolve();
+      if (started >= options.ops && inFlight === 0) finish();
     };
     fill();
   });
@@ -187,8 +233,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const seconds = (performance.now() - t0) / 1000;
   connector.closeFd(filler, { reset: true });
   // Closes go through the ring asynchronously: wait until they are done.
-  const deadline = Date.now() + 5000;
-  while (fdCount() > fdBaseline - 1 && Date.now() < deadline) await Bun.sleep(10);
+  const closeGuard = performance.now() + CLOSE_GUARD_MS;
+  while (fdCount() > fdBaseline - 1 && performance.now() < closeGuard) await Bun.sleep(10);
   const fdLeak = fdCount() - (fdBaseline - 1);
   // What leaked, by kind (socket, pipe, anon_inode:[io_uring]...), to say where to look.
   const leakedKinds: Record<string, number> = {};
@@ -203,10 +249,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const rssGrowthMB = rssMB() - (rssWarm || rssMB());
   closeConnector(connector);
   connectorsClosed--; // the last one closed with nothing in flight
+  const settlements = ledger.tally();
   return {
     ops: started,
-    settledOnce,
-    settledTwice,
+    settledOnce: settlements.once,
+    settledTwice: settlements.twice,
+    neverSettled: settlements.never.slice(0, 20).map((id) => `${id} ${causes[id]}`),
     unexpected,
     tally,
     connectorsClosed,
@@ -221,13 +269,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 /** The figures, and whether every check passed. */
 export function describeSoak(report: SoakReport): { text: string; ok: boolean } {
   const ok =
-    report.settledOnce === report.ops && report.settledTwice === 0 && report.unexpected.length === 0 && report.fdLeak <= 0 && report.slotLeak === 0 && report.rssGrowthMB <= 32;
+    report.settledOnce === report.ops &&
+    report.settledTwice === 0 &&
+    report.neverSettled.length === 0 &&
+    report.unexpected.length === 0 &&
+    report.fdLeak <= 0 &&
+    report.slotLeak === 0 &&
+    report.rssGrowthMB <= 32;
   const rows = Object.entries(report.tally).map(
     ([cause, outcomes]) => `  ${cause.padEnd(14)} ${Object.entries(outcomes).map(([o, n]) => `${o} ${n.toLocaleString("en-US")}`).join(", ")}`,
   );
   const text = [
     `soak: ${report.ops.toLocaleString("en-US")} connects in ${report.seconds} s (${Math.round(report.ops / report.seconds).toLocaleString("en-US")}/s), ${report.connectorsClosed} Connectors closed with work in flight`,
-    `  settled once  ${report.settledOnce.toLocaleString("en-US")} of ${report.ops.toLocaleString("en-US")}; settled twice ${report.settledTwice}`,
+    `  settled once  ${report.settledOnce.toLocaleString("en-US")} of ${report.ops.toLocaleString("en-US")}; settled twice ${report.settledTwice}; never ${report.ops - report.settledOnce - report.settledTwice}${report.neverSettled.length ? ` (${report.neverSettled.join(", ")})` : ""}`,
     `  leaks         fd ${Math.max(0, report.fdLeak)}${report.fdLeak > 0 ? ` ${JSON.stringify(report.leakedKinds)}` : ""}, slots ${report.slotLeak}; RSS growth after warm-up ${report.rssGrowthMB} MB (limit 32)`,
     `  unexpected    ${report.unexpected.length ? report.unexpected.join("; ") : "none"}`,
     "  outcomes by cause:",
