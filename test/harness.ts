@@ -23,18 +23,18 @@ export function fdCount(): number {
 
 /** Poll `condition` until it holds; fail with `what` if it never does (a hang guard, not a deadline). */
 export async function waitFor(condition: () => boolean, what: string, ms = HANG_GUARD_MS): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(5);
   }
 }
 
 /** Like waitFor, for a condition that must ask another process. */
 export async function waitForAsync(condition: () => Promise<boolean>, what: string, ms = HANG_GUARD_MS): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(20);
   }
 }
