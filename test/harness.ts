@@ -68,8 +68,8 @@ export async function startServer(options: { host?: string; path?: string; echo?
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    if (options.path) server.listen({ path: options.path, backlog: 4096 }, resolve);
-    else server.listen({ host: options.host ?? "127.0.0.1", port: 0, backlog: 4096 }, resolve);
+    if (options.path) server.listen({ path: options.path }, resolve);
+    else server.listen({ host: options.host ?? "127.0.0.1", port: 0 }, resolve);
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
