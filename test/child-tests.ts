@@ -35,7 +35,7 @@ export async function runTestsInChild(
 ): Promise<ChildTestRun> {
   await using dir = tempDir();
   const report = join(dir.path, "junit.xml");
-  const cmd = [process.execPath, "test", "--timeout", "60000", `--reporter=junit`, `--reporter-outfile=${report}`];
+  const cmd = [process.execPath, "test", "--timeout", "60000", "--reporter=junit", `--reporter-outfile=${report}`];
   for (const script of options.preload ?? []) cmd.push("--preload", script);
   cmd.push("--test-name-pattern", options.select.source, ...files);
   // The hang guard stays below the caller's own per-test timeout, so a hang still shows the child's output.
