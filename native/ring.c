@@ -1,5 +1,5 @@
 /*
- * uring-connect's io_uring driver: batched TCP/unix connects, cancels and
+ * uring-connect's io_uring backend: batched TCP/unix connects, cancels and
  * closes over liburing 2.3. Only ring work lives here; what needs no ring
  * (dup, close here and now, the wake-up socketpair, RLIMIT_NOFILE) is in
  * sys.c, which this file includes, so one library holds both.
@@ -9,6 +9,12 @@
  * on a batch: JS fills shared typed arrays, makes one call, and reads the
  * results back. No export sets errno, prints or exits: each returns a count
  * >= 0 or -errno. All state hangs off struct uc_ring.
+ *
+ * The uc_prep_* calls only queue SQEs; uc_submit alone enters the kernel,
+ * so JS queues a turn's connects, cancels and closes and submits them with
+ * one io_uring_enter. Each uc_prep_* consumes a prefix of its batch and
+ * stops when the submission queue is full: JS submits, then calls again
+ * with the rest.
  *
  * Shared memory, owned by JS and registered at uc_ring_open (it must stay
  * alive until uc_ring_close returns). src/layout.ts mirrors this layout:
@@ -95,7 +101,7 @@ struct uc_ring {
 	volatile int stopping;
 	volatile int wake_pending; /* 1 while a wake-up is queued and not yet reaped */
 	int32_t overflow_flushes;  /* times uc_reap found the CQ overflowed */
-	int closes_pending;        /* closes submitted whose completion is not reaped */
+	int closes_pending;        /* closes queued whose completion is not reaped */
 	int notify_fd;             /* the waker writes a byte here; JS's event loop polls the peer */
 };
 
@@ -239,6 +245,19 @@ static int uc_set_int(int fd, int level, int name, int value)
 	return setsockopt(fd, level, name, &value, sizeof(value)) ? -errno : 0;
 }
 
+/* Whether ids[0..n) are all slot indexes of this ring (n >= 0, ids non-NULL when n > 0). */
+static int uc_ids_valid(const struct uc_ring *r, const int32_t *ids, int n)
+{
+	int i;
+
+	if (n < 0 || (n > 0 && !ids))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (ids[i] < 0 || (uint32_t)ids[i] >= r->capacity)
+			return 0;
+	return 1;
+}
+
 /* Create and configure the socket for one slot. Returns the fd or -errno. */
 static int uc_open_socket(struct uc_ring *r, uint32_t slot)
 {
@@ -280,40 +299,33 @@ static int uc_open_socket(struct uc_ring *r, uint32_t slot)
  *   slot, fd and result are written: result 0 means a connect SQE (plus a
  *   linked timeout SQE when timeout_ms > 0) is queued; result -errno means
  *   the socket could not be opened, nothing is queued and fd is -1. Fewer
- *   than n are consumed only when the submission queue stays full after a
- *   submit; JS retries the rest later.
- * ERRORS -EINVAL n < 0, ids NULL, or the first id out of range (an id out
- *   of range later ends the batch there: the ids before it are returned).
- *   Per slot, in its result word: -EMFILE/-ENFILE no free fd,
- *   -EAFNOSUPPORT an unknown family, -EINVAL an address length out of
- *   range, -EADDRNOTAVAIL/-EADDRINUSE from bind, -errno of setsockopt.
+ *   than n are consumed only when the submission queue is full: nothing is
+ *   opened for the rest, and JS submits and calls again with them.
+ * ERRORS -EINVAL n < 0, ids NULL, or any id out of range: checked before
+ *   anything is opened, so nothing is. Per slot, in its result word:
+ *   -EMFILE/-ENFILE no free fd, -EAFNOSUPPORT an unknown family, -EINVAL
+ *   an address length out of range, -EADDRNOTAVAIL/-EADDRINUSE from bind,
+ *   -errno of setsockopt.
  * MEMORY the kernel reads the sockaddr and timespec at submit; JS keeps the
  *   slot's region untouched until the slot's completion is reaped. ids is
  *   read during the call only. A connected fd is JS's once reaped.
+ * NOTES queues only: the connects reach the kernel at the next uc_submit.
  */
 int uc_prep_connect_batch(struct uc_ring *r, const int32_t *ids, int n)
 {
 	int i;
 
-	if (n < 0 || (n > 0 && !ids))
+	if (!uc_ids_valid(r, ids, n))
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		uint32_t slot = (uint32_t)ids[i];
-		int32_t *s;
+		int32_t *s = r->slots + (size_t)slot * UC_SLOT_WORDS;
+		int timeout_ms = s[UC_S_TIMEOUT_MS], fd;
 		struct io_uring_sqe *sqe;
-		unsigned need;
-		int fd, timeout_ms;
 
-		if (ids[i] < 0 || slot >= r->capacity)
-			return i ? i : -EINVAL;
-		s = r->slots + (size_t)slot * UC_SLOT_WORDS;
-		timeout_ms = s[UC_S_TIMEOUT_MS];
-		need = timeout_ms > 0 ? 2 : 1;
-		if (io_uring_sq_space_left(&r->ring) < need) {
-			io_uring_submit(&r->ring);
-			if (io_uring_sq_space_left(&r->ring) < need)
-				return i;
-		}
+		/* The connect and its linked timeout go in together or not at all. */
+		if (io_uring_sq_space_left(&r->ring) < (timeout_ms > 0 ? 2u : 1u))
+			return i;
 		fd = uc_open_socket(r, slot);
 		s[UC_S_FD] = fd < 0 ? -1 : fd;
 		s[UC_S_RESULT] = fd < 0 ? fd : 0;
@@ -437,22 +449,10 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 	return written;
 }
 
-/* An SQE, submitting what is queued first when the SQ is full; NULL if still full. */
-static struct io_uring_sqe *uc_get_sqe(struct uc_ring *r)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-
-	if (!sqe) {
-		io_uring_submit(&r->ring);
-		sqe = io_uring_get_sqe(&r->ring);
-	}
-	return sqe;
-}
-
 /* Queue a cancel of the slot's connect. RETURNS 0, or -EBUSY when the SQ is full. */
 static int uc_prep_cancel(struct uc_ring *r, uint32_t slot)
 {
-	struct io_uring_sqe *sqe = uc_get_sqe(r);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
 	if (!sqe)
 		return -EBUSY;
@@ -462,57 +462,54 @@ static int uc_prep_cancel(struct uc_ring *r, uint32_t slot)
 }
 
 /*
- * uc_cancel_batch - ask the kernel to cancel the connects of n slots
+ * uc_prep_cancel_batch - queue cancels of the connects of n slots
  *   ids: int32[n] slot indexes whose connects are in flight.
- * RETURNS cancels queued and submitted; fewer than n only when the SQ
- *   stayed full (the rest are not cancelled: their connects complete on
- *   their own, or by their linked timeout). Each cancelled connect
- *   still posts its own completion (-ECANCELED, or its result if it won
- *   the race).
- * ERRORS -EINVAL n < 0, ids NULL, or an id out of range (the cancels
- *   queued before it go out with the next submit); -errno of uc_submit.
+ * RETURNS how many ids were consumed (a prefix of ids): a cancel is queued
+ *   for each. Fewer than n only when the submission queue is full: JS
+ *   submits and calls again with the rest. Each cancelled connect still
+ *   posts its own completion (-ECANCELED, or its result if it won the
+ *   race); the cancel's own completion is consumed by uc_reap.
+ * ERRORS -EINVAL n < 0, ids NULL, or any id out of range: checked first,
+ *   so nothing is queued.
  * MEMORY ids is read during the call only.
+ * NOTES queues only: the cancels reach the kernel at the next uc_submit.
  */
-int uc_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
+int uc_prep_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 {
-	int i, queued = 0, ret;
+	int i;
 
-	if (n < 0 || (n > 0 && !ids))
+	if (!uc_ids_valid(r, ids, n))
 		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		uint32_t slot = (uint32_t)ids[i];
-
-		if (ids[i] < 0 || slot >= r->capacity)
-			return -EINVAL;
-		if (uc_prep_cancel(r, slot))
-			break;
-		queued++;
-	}
-	ret = uc_submit(r);
-	return ret < 0 ? ret : queued;
+	for (i = 0; i < n; i++)
+		if (uc_prep_cancel(r, (uint32_t)ids[i]))
+			return i;
+	return n;
 }
 
 /*
- * uc_close_batch - close n fds through the ring, in a kernel worker
+ * uc_prep_close_batch - queue closes of n fds, each run in a kernel worker
  *   fds: int32[n]; negative entries are skipped. rst != 0: each socket is
  *   reset instead of closed with a FIN (as sys.c's uc_close_now does).
- * RETURNS the number of fds handed to the kernel or closed here.
+ * RETURNS how many entries of fds were consumed (a prefix of fds): each
+ *   consumed fd's close is queued. Fewer than n only when the submission
+ *   queue is full: JS submits and calls again with the rest.
  * ERRORS -EINVAL n < 0, or fds NULL with n > 0. A close that fails in the
  *   kernel is counted in the ring and otherwise dropped: the fd is gone.
- * MEMORY fds is read during the call only; every fd in it belongs to the
+ * MEMORY fds is read during the call only; every consumed fd belongs to the
  *   ring from the call on, and the caller must not use it again.
- * NOTES on loopback, closing a connection runs the peer's teardown inside
+ * NOTES queues only: the closes reach the kernel at the next uc_submit.
+ *   On loopback, closing a connection runs the peer's teardown inside
  *   the closing call: about 40% of a connect-and-reset cycle. IOSQE_ASYNC
  *   sends each close to an io-wq worker, which the scheduler may run on
  *   another core, so the submitting thread goes on opening connections.
- *   Each close posts a completion that uc_reap counts and drops, so the
- *   ring never exits with closes pending (the exit would cancel them and
- *   leave their sockets open: found by the soak test).
- *   When the submission queue stays full the rest are closed here.
+ *   Each close is counted until uc_reap consumes its completion
+ *   (uc_closes_pending), so the ring never exits with closes pending (the
+ *   exit would cancel them and leave their sockets open: found by the soak
+ *   test).
  */
-int uc_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
+int uc_prep_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 {
-	int i, handled = 0;
+	int i;
 
 	if (n < 0 || (n > 0 && !fds))
 		return -EINVAL;
@@ -521,19 +518,29 @@ int uc_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 
 		if (fds[i] < 0)
 			continue;
-		sqe = uc_get_sqe(r);
+		sqe = io_uring_get_sqe(&r->ring);
 		if (!sqe)
-			return handled + uc_close_now(fds + i, n - i, rst); /* sys.c */
+			return i;
 		if (rst)
 			uc_set_linger_rst(fds[i]);
 		io_uring_prep_close(sqe, fds[i]);
 		sqe->flags |= IOSQE_ASYNC;
 		io_uring_sqe_set_data64(sqe, UC_CLOSE);
 		r->closes_pending++;
-		handled++;
 	}
-	uc_submit(r);
-	return handled;
+	return n;
+}
+
+/*
+ * uc_closes_pending - closes queued by uc_prep_close_batch whose completion
+ *   uc_reap has not consumed yet: their fds may still be open.
+ * RETURNS that count (>= 0).
+ * ERRORS none.
+ * MEMORY none.
+ */
+int uc_closes_pending(struct uc_ring *r)
+{
+	return r->closes_pending;
 }
 
 /*
@@ -638,7 +645,8 @@ static void uc_waker_stop(struct uc_ring *r)
 }
 
 /*
- * Before the ring goes: cancel the connects still in flight and wait (at
+ * Before the ring goes: cancel the connects still in flight, submit them
+ * with whatever JS queued and did not submit (closes, say), and wait (at
  * most a second between completions) until every close handed to a kernel
  * worker has completed, since the ring's exit would cancel those closes and
  * leave their sockets open.
@@ -648,9 +656,13 @@ static void uc_drain(struct uc_ring *r, const int32_t *ids, int n)
 	struct __kernel_timespec patience = { 1, 0 };
 	int i;
 
-	for (i = 0; i < n; i++)
-		if (ids[i] >= 0 && (uint32_t)ids[i] < r->capacity)
-			uc_prep_cancel(r, (uint32_t)ids[i]);
+	for (i = 0; i < n; i++) {
+		if (ids[i] < 0 || (uint32_t)ids[i] >= r->capacity)
+			continue;
+		/* A full queue is submitted to make room: every connect is cancelled. */
+		if (uc_prep_cancel(r, (uint32_t)ids[i]) && (uc_submit(r) < 0 || uc_prep_cancel(r, (uint32_t)ids[i])))
+			break;
+	}
 	uc_submit(r);
 	while (r->closes_pending > 0) {
 		struct io_uring_cqe *cqe;
@@ -671,8 +683,8 @@ static void uc_drain(struct uc_ring *r, const int32_t *ids, int n)
  * MEMORY frees the handle: it must not be used again. No shared memory is
  *   read after this returns (the kernel copied each sockaddr and timespec
  *   at submit), so JS may then free slots and addrs.
- * NOTES cancels the connects in flight and waits for every close already
- *   handed to a kernel worker (uc_drain) before the ring exits.
+ * NOTES submits what is queued, cancels the connects in flight and waits
+ *   for every queued close (uc_drain) before the ring exits.
  */
 int uc_ring_close(struct uc_ring *r, const int32_t *ids, int n)
 {

@@ -4,7 +4,7 @@
  * kernel's sockaddr bytes once, so a connect only copies them into its slot.
  */
 import { readFileSync } from "node:fs";
-import { invalidRange, invalidType } from "./errors.ts";
+import { dnsError, invalidCombination, invalidRange, invalidType, invalidValue } from "./errors.ts";
 
 /** Where to connect: a TCP host (name or literal) and port, or a unix socket path. */
 export type Target = { host: string; port: number } | { unix: string };
@@ -57,19 +57,19 @@ const parsedTargets = new WeakMap<object, { keys: number; host: unknown; port: u
 function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
   if ("unix" in t) {
     if ("host" in t || "port" in t) {
-      throw new TypeError(`${field} must have either unix or host and port, not both`);
+      throw invalidCombination(`${field} must have either unix or host and port, not both`);
     }
     return { kind: "endpoint", endpoint: encodeUnix(t.unix, `${field}.unix`) };
   }
   if (!("host" in t)) {
-    throw new TypeError(`${field} must have a host and port, or a unix path (unknown family)`);
+    throw invalidCombination(`${field} must have a host and port, or a unix path (unknown family)`);
   }
   const port = validatePort(t.port, `${field}.port`);
   const host = validateHost(t.host, `${field}.host`);
   const literal = encodeIp(host, port);
   if (literal) return { kind: "endpoint", endpoint: literal };
   // A host name never has ":" or "%", nor brackets: that was a bad IPv6 literal.
-  if (/[:%[\]]/.test(host) || t.host !== host) throw invalidType(`${field}.host`, "a host name or a valid IP address", t.host);
+  if (/[:%[\]]/.test(host) || t.host !== host) throw invalidValue(`${field}.host`, "a host name or a valid IP address", t.host);
   return { kind: "name", host, port };
 }
 
@@ -83,10 +83,10 @@ function validatePort(port: unknown, field: string): number {
 
 function validateHost(host: unknown, field: string): string {
   if (typeof host !== "string") throw invalidType(field, "a non-empty string", host);
-  if (host.length === 0) throw invalidType(field, "a non-empty string", host);
+  if (host.length === 0) throw invalidValue(field, "a non-empty string", host);
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   if (bare.length === 0 || /[\s\0/]/.test(bare) || bare.length > 253) {
-    throw invalidType(field, "a host name or IP address", host);
+    throw invalidValue(field, "a host name or IP address", host);
   }
   return bare;
 }
@@ -217,12 +217,11 @@ export function encodeIp(host: string, port: number): Endpoint | null {
  * Throws when it is empty or longer than sun_path allows.
  */
 export function encodeUnix(path: unknown, field = "unix"): Endpoint {
-  if (typeof path !== "string" || path.length === 0) {
-    throw invalidType(field, "a non-empty path string", path);
-  }
+  if (typeof path !== "string") throw invalidType(field, "a non-empty path string", path);
+  if (path.length === 0) throw invalidValue(field, "a non-empty path string", path);
   const bytes = new TextEncoder().encode(path);
   const abstract = bytes[0] === 0;
-  if (!abstract && bytes.includes(0)) throw invalidType(field, "a path without NUL bytes", path);
+  if (!abstract && bytes.includes(0)) throw invalidValue(field, "a path without NUL bytes", path);
   // A filesystem path needs room for its terminating NUL.
   const limit = abstract ? UNIX_PATH_MAX : UNIX_PATH_MAX - 1;
   if (bytes.length > limit) {
@@ -239,7 +238,7 @@ export function encodeUnix(path: unknown, field = "unix"): Endpoint {
 export function encodeLocalAddress(localAddress: unknown, field = "localAddress"): Endpoint {
   if (typeof localAddress !== "string") throw invalidType(field, "an IP address string", localAddress);
   const endpoint = encodeIp(localAddress, 0);
-  if (!endpoint) throw invalidType(field, "an IPv4 or IPv6 literal", localAddress);
+  if (!endpoint) throw invalidValue(field, "an IPv4 or IPv6 literal", localAddress);
   return endpoint;
 }
 
@@ -259,37 +258,4 @@ export async function resolveName(host: string, port: number, family?: Family): 
   }
   if (endpoints.length === 0) throw dnsError(host, undefined);
   return endpoints;
-}
-
-/** A DNS failure shaped as Node's (`getaddrinfo ENOTFOUND host`); Bun prefixes codes with DNS_. */
-function dnsError(host: string, cause: unknown): Error {
-  const raw = (cause as { code?: unknown } | undefined)?.code;
-  const code = typeof raw === "string" ? raw.replace(/^DNS_/, "") : "ENOTFOUND";
-  return Object.assign(new Error(`getaddrinfo ${code} ${host}`, { cause }), {
-    code,
-    syscall: "getaddrinfo",
-    hostname: host,
-  });
-}
-
-/** Where a sockaddr points, decoded back (for the Bun.connect fallback). */
-export type DecodedAddress = { host: string; port: number } | { unix: string };
-
-/** Decode the sockaddr bytes `encodeIp`/`encodeUnix` wrote. Throws on an unknown family. */
-export function decodeSockaddr(sockaddr: Uint8Array): DecodedAddress {
-  const family = sockaddr[0]! | (sockaddr[1]! << 8);
-  const port = (sockaddr[2]! << 8) | sockaddr[3]!;
-  if (family === AF_INET) return { host: sockaddr.subarray(4, 8).join("."), port };
-  if (family === AF_INET6) {
-    const groups: string[] = [];
-    for (let i = 8; i < 24; i += 2) groups.push(((sockaddr[i]! << 8) | sockaddr[i + 1]!).toString(16));
-    const scope = (sockaddr[24]! | (sockaddr[25]! << 8) | (sockaddr[26]! << 16) | (sockaddr[27]! << 24)) >>> 0;
-    return { host: scope ? `${groups.join(":")}%${scope}` : groups.join(":"), port };
-  }
-  if (family === AF_UNIX) {
-    let end = sockaddr.length;
-    if (sockaddr[2] !== 0 && sockaddr[end - 1] === 0) end--; // a path's terminating NUL
-    return { unix: new TextDecoder().decode(sockaddr.subarray(2, end)) };
-  }
-  throw new Error(`unknown sockaddr family ${family}`);
 }

@@ -7,19 +7,7 @@
  */
 import type { Socket, SocketHandler } from "bun";
 import { closeSync } from "node:fs";
-
-/** The running Bun cannot adopt a connected fd as a socket. */
-export class AdoptUnsupportedError extends Error {
-  override name = "AdoptUnsupportedError";
-  readonly code = "ERR_ADOPT_UNSUPPORTED";
-  constructor(cause: unknown) {
-    super(
-      `Bun ${Bun.version} cannot adopt a connected fd (Bun.connect({ fd }) failed: ${String(cause)}); ` +
-        "use connectFd() or upgrade Bun (1.4.4 is known to work)",
-      { cause },
-    );
-  }
-}
+import { AdoptUnsupportedError } from "./errors.ts";
 
 type AdoptOptions<Data> = { fd: number; socket: SocketHandler<Data>; data?: Data };
 type AdoptingConnect = <Data>(options: AdoptOptions<Data>) => Promise<Socket<Data>>;

@@ -1,6 +1,18 @@
 /**
- * Errors shaped like Node's: `ConnectError` for a failed connect, and the
- * table that maps a kernel errno to the code Node users match on.
+ * Every error uring-connect makes, shaped like Node's, each with a `code`
+ * to match on: `ConnectError` for a failed connect (its code from the
+ * errno table below), `ConnectorClosedError`, `NativeUnavailableError`,
+ * `AdoptUnsupportedError`, `RingError`, DNS failures, and the
+ * TypeError/RangeError builders for bad input.
+ *
+ *   class / builder          code
+ *   ConnectError             the errno's: "ECONNREFUSED", "ETIMEDOUT", ...
+ *   dnsError                 the resolver's: "ENOTFOUND", "EAI_AGAIN", ...
+ *   ConnectorClosedError     "ERR_CONNECTOR_CLOSED"
+ *   NativeUnavailableError   "ERR_NATIVE_UNAVAILABLE"
+ *   AdoptUnsupportedError    "ERR_ADOPT_UNSUPPORTED"
+ *   RingError                "ERR_RING_FAILED"
+ *   invalidType/invalidRange TypeError/RangeError, "ERR_INVALID_ARG_TYPE"/"ERR_OUT_OF_RANGE"
  */
 
 /** Linux x86-64 errno numbers, their codes (as libuv names them) and text. */
@@ -147,6 +159,7 @@ export const Errno = {
   EPERM: 1,
   EINTR: 4,
   EIO: 5,
+  EBADF: 9,
   EAGAIN: 11,
   ENOMEM: 12,
   EACCES: 13,
@@ -226,14 +239,140 @@ export class ConnectorClosedError extends Error {
   }
 }
 
-/** Bad input: a TypeError naming the field, raised before anything is opened. */
-export function invalidType(field: string, expected: string, got: unknown): TypeError {
-  return new TypeError(`${field} must be ${expected}, got ${describe(got)}`);
+/**
+ * The native layer cannot be used here, and the message says why and what
+ * to do: `reason` is "platform" (not Linux on x86-64), "liburing" (missing),
+ * "compile" (the shim did not build or load) or "io_uring" (the kernel
+ * refused or lacks it).
+ */
+export class NativeUnavailableError extends Error {
+  override name = "NativeUnavailableError";
+  readonly code = "ERR_NATIVE_UNAVAILABLE";
+  constructor(
+    message: string,
+    readonly reason: "platform" | "liburing" | "compile" | "io_uring",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
-/** Bad input: a RangeError naming the field, raised before anything is opened. */
+/**
+ * Why io_uring_setup (uc_ring_open) failed, as an error that says what to
+ * change. `stage` is uc_ring_open's: 1 setup, 2 probe, 3 a missing opcode
+ * (`errno` is then the opcode), 4 arguments or memory. `disabledSetting`
+ * is /proc/sys/kernel/io_uring_disabled, when readable.
+ */
+export function ringOpenError(errno: number, stage: number, disabledSetting: string | undefined): NativeUnavailableError {
+  if (stage === 3) {
+    return new NativeUnavailableError(
+      `this kernel's io_uring lacks opcode ${errno} that uring-connect needs; use Linux 5.19 or newer`,
+      "io_uring",
+    );
+  }
+  let why: string;
+  if (errno === Errno.EPERM || errno === Errno.EACCES) {
+    why =
+      disabledSetting && disabledSetting !== "0"
+        ? `io_uring is disabled by sysctl kernel.io_uring_disabled=${disabledSetting}; set it to 0 (or 1 and run in the io_uring group)`
+        : "io_uring_setup was denied (a seccomp filter or container policy blocks io_uring); allow io_uring_setup/io_uring_enter/io_uring_register";
+  } else if (errno === Errno.ENOSYS) {
+    why = "this kernel has no io_uring (needs Linux 5.19 or newer built with CONFIG_IO_URING)";
+  } else if (errno === Errno.ENOMEM) {
+    why = "not enough locked memory for the ring; raise RLIMIT_MEMLOCK (ulimit -l) or use a smaller `entries`";
+  } else {
+    why = `io_uring setup failed at stage ${stage}`;
+  }
+  return new NativeUnavailableError(`uring-connect cannot start: ${why} (${errnoCode(errno)})`, "io_uring");
+}
+
+/**
+ * A ring that started failed a call it cannot work around (the kernel
+ * refused a submit, the waker thread could not start), or was used after
+ * it was closed (`errno` EBADF). `what` says which, as the message does.
+ */
+export class RingError extends Error {
+  override name = "RingError";
+  readonly code = "ERR_RING_FAILED";
+  constructor(
+    readonly what: string,
+    readonly errno: number,
+  ) {
+    super(`uring-connect: ${what} (${errnoCode(errno)})`);
+  }
+}
+
+/** The running Bun cannot adopt a connected fd as a socket. */
+export class AdoptUnsupportedError extends Error {
+  override name = "AdoptUnsupportedError";
+  readonly code = "ERR_ADOPT_UNSUPPORTED";
+  constructor(cause: unknown) {
+    super(
+      `Bun ${Bun.version} cannot adopt a connected fd (Bun.connect({ fd }) failed: ${String(cause)}); ` +
+        "use connectFd() or upgrade Bun (1.4.4 is known to work)",
+      { cause },
+    );
+  }
+}
+
+/**
+ * A name that did not resolve, shaped as Node's (`getaddrinfo ENOTFOUND
+ * host`, with `code`, `syscall` and `hostname`). Bun prefixes resolver
+ * codes with DNS_; Node's names have none.
+ */
+export function dnsError(host: string, cause: unknown): Error & { code: string; syscall: "getaddrinfo"; hostname: string } {
+  const raw = (cause as { code?: unknown } | undefined)?.code;
+  const code = typeof raw === "string" ? raw.replace(/^DNS_/, "") : "ENOTFOUND";
+  return Object.assign(new Error(`getaddrinfo ${code} ${host}`, { cause }), {
+    code,
+    syscall: "getaddrinfo" as const,
+    hostname: host,
+  });
+}
+
+/*
+ * Bad input, raised before anything is opened, with Node's codes: a value of
+ * the wrong type, a value of the right type that is not allowed, a number
+ * out of range. Each message names the field.
+ */
+
+/** A TypeError: `field` is not of the type it must be (code ERR_INVALID_ARG_TYPE). */
+export function invalidType(field: string, expected: string, got: unknown): TypeError {
+  return withCode(new TypeError(`${field} must be ${expected}, got ${describe(got)}`), "ERR_INVALID_ARG_TYPE");
+}
+
+/** A TypeError: `field` has the right type but a value that is not allowed (code ERR_INVALID_ARG_VALUE). */
+export function invalidValue(field: string, expected: string, got: unknown): TypeError {
+  return withCode(new TypeError(`${field} must be ${expected}, got ${describe(got)}`), "ERR_INVALID_ARG_VALUE");
+}
+
+/** A RangeError: the number in `field` is outside what it may be (code ERR_OUT_OF_RANGE). */
 export function invalidRange(field: string, expected: string, got: unknown): RangeError {
-  return new RangeError(`${field} must be ${expected}, got ${describe(got)}`);
+  return withCode(new RangeError(`${field} must be ${expected}, got ${describe(got)}`), "ERR_OUT_OF_RANGE");
+}
+
+/** A TypeError for an input whose fields do not fit together; `message` names them (code ERR_INVALID_ARG_VALUE). */
+export function invalidCombination(message: string): TypeError {
+  return withCode(new TypeError(message), "ERR_INVALID_ARG_VALUE");
+}
+
+/**
+ * A TypeError for an option key nobody reads (code ERR_INVALID_ARG_VALUE):
+ * `options.timout is not a known option; did you mean "timeout"?`, or the
+ * list of known keys when none is close.
+ */
+export function unknownOption(field: string, nearest: string | undefined, known: readonly string[]): TypeError {
+  const hint = nearest === undefined ? `the known options are ${known.join(", ")}` : `did you mean "${nearest}"?`;
+  return withCode(new TypeError(`${field} is not a known option; ${hint}`), "ERR_INVALID_ARG_VALUE");
+}
+
+/** A broken invariant of this library, never bad input (code ERR_INTERNAL_ASSERTION, as Node names its own). */
+export function internalError(message: string): Error {
+  return withCode(new Error(`uring-connect internal error: ${message}`), "ERR_INTERNAL_ASSERTION");
+}
+
+function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+  return Object.assign(error, { code });
 }
 
 function describe(value: unknown): string {

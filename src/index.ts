@@ -6,14 +6,13 @@ import type { Target } from "./address.ts";
 import { Connector, type SocketConnectOptions } from "./connector.ts";
 import type { ConnectOptions } from "./options.ts";
 
-export { Connector, type ConnectorStats, type ConnectOutcome, type SocketConnectOptions } from "./connector.ts";
-export { ConnectError, ConnectorClosedError, errnoCode } from "./errors.ts";
-export { AdoptUnsupportedError } from "./adopt.ts";
-export { NativeUnavailableError } from "./native.ts";
+export { Connector, type ConnectOutcome, type SocketConnectOptions } from "./connector.ts";
+export type { ConnectorStats } from "./scheduler.ts";
+export { AdoptUnsupportedError, ConnectError, ConnectorClosedError, errnoCode, NativeUnavailableError } from "./errors.ts";
 export type { Target } from "./address.ts";
 export type { ConnectOptions, ConnectorOptions } from "./options.ts";
 export type { SlotStats } from "./slots.ts";
-export type { RingInfo } from "./ring.ts";
+export type { RingInfo } from "./backend/index.ts";
 
 let shared: Connector | undefined;
 

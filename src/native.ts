@@ -4,8 +4,8 @@
  * with bun:ffi's `cc` (TinyCC) on first use:
  *
  *   ringNative()  native/ring.c, compiled against liburing; it includes
- *                 native/sys.c, whose calls it uses: the io_uring driver.
- *   sysNative()   native/sys.c alone, libc only: what the Bun fallback and
+ *                 native/sys.c, whose calls it uses: the io_uring backend.
+ *   sysNative()   native/sys.c alone, libc only: what the Bun backend and
  *                 the load generator need, so they work without liburing.
  *
  * URING_CONNECT_NATIVE_LIB=/path/lib.so replaces both with one prebuilt
@@ -14,6 +14,7 @@
 import { cc, dlopen, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { NativeUnavailableError } from "./errors.ts";
 
 const nativeDir = fileURLToPath(new URL("../native/", import.meta.url));
 
@@ -53,10 +54,12 @@ const ringSymbols = {
   uc_submit: { args: ["ptr"], returns: "i32" },
   // int uc_reap(struct uc_ring *, i32 *out, int max)
   uc_reap: { args: ["ptr", "ptr", "i32"], returns: "i32" },
-  // int uc_cancel_batch(struct uc_ring *, const i32 *ids, int n)
-  uc_cancel_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
-  // int uc_close_batch(struct uc_ring *, const i32 *fds, int n, int rst)
-  uc_close_batch: { args: ["ptr", "ptr", "i32", "i32"], returns: "i32" },
+  // int uc_prep_cancel_batch(struct uc_ring *, const i32 *ids, int n)
+  uc_prep_cancel_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
+  // int uc_prep_close_batch(struct uc_ring *, const i32 *fds, int n, int rst)
+  uc_prep_close_batch: { args: ["ptr", "ptr", "i32", "i32"], returns: "i32" },
+  // int uc_closes_pending(struct uc_ring *)
+  uc_closes_pending: { args: ["ptr"], returns: "i32" },
   // int uc_waker_start(struct uc_ring *, int notify_fd)
   uc_waker_start: { args: ["ptr", "i32"], returns: "i32" },
   // int uc_ring_close(struct uc_ring *, const i32 *ids, int n)
@@ -73,19 +76,7 @@ export type RingSymbols = Library<typeof ringSymbols>["symbols"];
 export type SysSymbols = Library<typeof sysSymbols>["symbols"];
 export type RingHandle = Pointer;
 
-/** The reason the native layer cannot be used, with what to do about it. */
-export class NativeUnavailableError extends Error {
-  override name = "NativeUnavailableError";
-  constructor(
-    message: string,
-    readonly reason: "platform" | "liburing" | "compile" | "io_uring",
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-export const INSTALL_LIBURING =
+const INSTALL_LIBURING =
   "install liburing's development files: Debian/Ubuntu `apt-get install liburing-dev`, " +
   "Fedora `dnf install liburing-devel`, Arch `pacman -S liburing`, Alpine `apk add liburing-dev`";
 

@@ -3,8 +3,8 @@
  * before a slot or fd exists, and every failure names the field.
  */
 import { encodeLocalAddress, type Endpoint } from "./address.ts";
-import { invalidRange, invalidType } from "./errors.ts";
-import { SocketFlag } from "./native.ts";
+import { invalidCombination, invalidRange, invalidType, invalidValue, unknownOption } from "./errors.ts";
+import { SocketFlag } from "./layout.ts";
 
 /** Options for one connect. Any other key is a TypeError: a misspelt option is never silently ignored. */
 export interface ConnectOptions {
@@ -68,9 +68,7 @@ export interface CheckedOptions {
 export function rejectUnknownKeys(options: object, known: readonly string[], field = "options"): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    const nearest = nearestKey(key, known);
-    const hint = nearest === undefined ? `the known options are ${known.join(", ")}` : `did you mean "${nearest}"?`;
-    throw new TypeError(`${fieldOf(field, key)} is not a known option; ${hint}`);
+    throw unknownOption(fieldOf(field, key), nearestKey(key, known), known);
   }
 }
 
@@ -170,7 +168,7 @@ export function checkSocketOptions(options: unknown): void {
     }
   }
   if (handlers.data === undefined && handlers.drain === undefined) {
-    throw new TypeError("options.socket must have a data or drain handler: Bun cannot adopt a socket without one");
+    throw invalidCombination("options.socket must have a data or drain handler: Bun cannot adopt a socket without one");
   }
 }
 
@@ -193,7 +191,8 @@ export function checkConnectorOptions(options: unknown): Required<ConnectorOptio
   rejectUnknownKeys(options, CONNECTOR_OPTION_KEYS);
   const o = options as Record<string, unknown>;
   const fallback = o.fallback ?? defaultFallback();
-  if (fallback !== "none" && fallback !== "bun") throw invalidType("options.fallback", '"none" or "bun"', fallback);
+  if (typeof fallback !== "string") throw invalidType("options.fallback", '"none" or "bun"', fallback);
+  if (fallback !== "none" && fallback !== "bun") throw invalidValue("options.fallback", '"none" or "bun"', fallback);
   return {
     fallback,
     entries: positiveInteger(o.entries, "options.entries", MAX_ENTRIES, 1024),

@@ -1,20 +1,31 @@
 /**
  * The slot pool: a fixed number of connect slots, each with a row in the
- * shared slot table and a sockaddr region in the shared address buffer.
+ * shared slot table and a sockaddr region in the shared address buffer
+ * (both read by native/ring.c; their layout is in layout.ts), an owner
+ * (the request using it) and a generation that changes at every reuse.
  *
- * Shared memory read by native/ring.c; its layout is in layout.ts.
+ * A slot's life; one function, `move`, makes every change:
  *
- * A slot's life (one function, `move`, makes every change):
- *   Free      on the free list, owned by nobody
- *   Pending   acquired and encoded, waiting to be prepared in the next batch
- *   InFlight  its connect is in the kernel; only its completion frees it
- *   Orphaned  in the kernel, but the caller gave up (abort, close); its
- *             completion frees it and closes any fd it connected
+ *   Free ─acquire─> Pending ─prepared─> InFlight ─completion: owner settled─> Free
+ *                      │                   │
+ *                      │                   └─owner gave up─> Orphaned ─completion─> Free
+ *                      └─owner gave up, or its socket could not open─> Free
  */
 import { ADDR_BYTES, LOCAL_OFFSET, SLOT_WORDS, Word } from "./layout.ts";
 import type { Endpoint } from "./address.ts";
+import { internalError, invalidRange } from "./errors.ts";
 
-export const SlotState = { Free: 0, Pending: 1, InFlight: 2, Orphaned: 3 } as const;
+/** The states of a slot, one line each. */
+export const SlotState = {
+  /** On the free list, owned by nobody. */
+  Free: 0,
+  /** Acquired and encoded; waits for the next batch to prepare it. */
+  Pending: 1,
+  /** Its connect is in the kernel; only its completion settles the owner and frees it. */
+  InFlight: 2,
+  /** In the kernel, but the owner gave up (abort, close); its completion frees it and closes any fd it connected. */
+  Orphaned: 3,
+} as const;
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 
 const STATE_NAMES = ["free", "pending", "inFlight", "orphaned"] as const;
@@ -76,7 +87,7 @@ export class SlotPool<T> {
   move(slot: number, to: SlotState): void {
     const from = this.states[slot] as SlotState;
     if (!LEGAL[from].includes(to)) {
-      throw new Error(`slot ${slot}: illegal move ${STATE_NAMES[from]} -> ${STATE_NAMES[to]}`);
+      throw internalError(`slot ${slot}: illegal move ${STATE_NAMES[from]} -> ${STATE_NAMES[to]}`);
     }
     this.states[slot] = to;
     this.counts[from]!--;
@@ -126,6 +137,14 @@ export class SlotPool<T> {
     const fd = this.fd(slot);
     this.table[slot * SLOT_WORDS + Word.fd] = -1;
     return fd;
+  }
+
+  /** Throw a RangeError naming the first of `ids` that is no slot of this pool (before a backend uses them). */
+  checkIds(ids: Int32Array): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= this.capacity) throw invalidRange(`ids[${i}]`, `a slot index in 0..${this.capacity - 1}`, id);
+    }
   }
 
   /** Slots currently in `state`. */

@@ -251,7 +251,7 @@ describe("failures made real", () => {
     small.close();
     const errors = await Promise.all(promises);
     for (const error of errors) expect(error).toBeInstanceOf(ConnectorClosedError);
-    expect(small.stats()).toEqual({ capacity: 4, free: 4, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
+    expect(small.stats()).toEqual({ capacity: 4, free: 4, pending: 0, inFlight: 0, orphaned: 0, waiting: 0, closing: 0 });
     // The ring and its eventfd are gone too, so fds drop below the baseline.
     const driverFds = small.backend === "io_uring" ? 2 : 0;
     await waitFor(() => fdCount() <= baseline - driverFds, "the ring's fds and every socket to close");

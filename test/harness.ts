@@ -136,9 +136,10 @@ export async function startChildServer(options: { echo?: boolean; reset?: boolea
  */
 export async function expectClean(connector: Connector, baseline: number): Promise<void> {
   await waitFor(() => connector.stats().free === connector.stats().capacity, "every slot to be free");
+  await waitFor(() => connector.stats().closing === 0, "every close to complete");
   await waitFor(() => fdCount() <= baseline, `fd count to return to ${baseline} (now ${fdCount()})`);
   const stats = connector.stats();
-  expect(stats).toEqual({ capacity: stats.capacity, free: stats.capacity, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
+  expect(stats).toEqual({ capacity: stats.capacity, free: stats.capacity, pending: 0, inFlight: 0, orphaned: 0, waiting: 0, closing: 0 });
   expect(fdCount()).toBeLessThanOrEqual(baseline);
 }
 

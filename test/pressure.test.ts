@@ -14,7 +14,7 @@ test.skipIf(!hasPrlimit)("fd exhaustion: every extra connect rejects with EMFILE
   expect(report.firstError).toEqual({ code: "EMFILE", errno: 24, name: "ConnectError" });
   expect(report.extra).toEqual(["EMFILE", "EMFILE", "EMFILE", "EMFILE", "EMFILE"]);
   expect(report.after).toBe("connected");
-  expect(report.stats).toEqual({ capacity: 4096, free: 4096, pending: 0, inFlight: 0, orphaned: 0, waiting: 0 });
+  expect(report.stats).toEqual({ capacity: 4096, free: 4096, pending: 0, inFlight: 0, orphaned: 0, waiting: 0, closing: 0 });
 });
 
 // Over a thousand windows of 16 slots, each slot reused as many times.

@@ -219,7 +219,7 @@ static int test_stale_generation_not_reported(void)
 static int test_prep_bad_ids(void)
 {
 	struct fixture f;
-	int32_t negative[1] = { -1 }, beyond[1] = { CAPACITY }, prefix[2] = { 0, CAPACITY }, port;
+	int32_t negative[1] = { -1 }, beyond[1] = { CAPACITY }, mixed[2] = { 0, CAPACITY }, port;
 	int refusing = test_bound_socket(-1, &port);
 
 	CHECK(refusing >= 0);
@@ -227,11 +227,46 @@ static int test_prep_bad_ids(void)
 	CHECK_EQ(uc_prep_connect_batch(f.r, negative, 1), -EINVAL);
 	CHECK_EQ(uc_prep_connect_batch(f.r, beyond, 1), -EINVAL);
 	CHECK_EQ(uc_prep_connect_batch(f.r, NULL, 1), -EINVAL);
-	CHECK_EQ(uc_prep_connect_batch(f.r, prefix, -1), -EINVAL);
+	CHECK_EQ(uc_prep_connect_batch(f.r, mixed, -1), -EINVAL);
 	set_slot(&f, 0, port, 0, 1);
-	CHECK_EQ(uc_prep_connect_batch(f.r, prefix, 2), 1); /* the ids before the bad one */
-	CHECK_EQ(uc_ring_close(f.r, prefix, 1), 1);
+	/* A bad id anywhere rejects the whole batch before anything is opened. */
+	CHECK_EQ(uc_prep_connect_batch(f.r, mixed, 2), -EINVAL);
+	CHECK_EQ(slot_row(&f, 0)[UC_S_FD], -1);
+	CHECK_EQ(io_uring_sq_ready(&f.r->ring), 0);
+	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	close(refusing);
+	free_fixture(&f);
+	return 0;
+}
+
+/* A full submission queue: a prefix is consumed, the rest untouched until a submit makes room. */
+static int test_prep_partial(void)
+{
+	struct fixture f;
+	int32_t port, ids[CAPACITY], out[3];
+	int listener = test_bound_socket(CAPACITY, &port), i, got = 0;
+
+	CHECK(listener >= 0);
+	CHECK_EQ(open_fixture(&f), 0);
+	for (i = 0; i < CAPACITY; i++) {
+		set_slot(&f, i, port, 1000, 1); /* a connect and its linked timeout: two SQEs */
+		ids[i] = i;
+	}
+	CHECK_EQ(uc_prep_connect_batch(f.r, ids, CAPACITY), 4); /* an 8-entry queue */
+	CHECK(slot_row(&f, 3)[UC_S_FD] >= 0);
+	CHECK_EQ(slot_row(&f, 4)[UC_S_FD], -1);
+	CHECK_EQ(uc_prep_connect_batch(f.r, ids + 4, CAPACITY - 4), 0);
+	CHECK_EQ(uc_submit(f.r), 8);
+	CHECK_EQ(uc_prep_connect_batch(f.r, ids + 4, CAPACITY - 4), 4);
+	CHECK_EQ(uc_submit(f.r), 8);
+	while (got < CAPACITY) {
+		CHECK_EQ(reap_one(&f, out), 1);
+		CHECK_EQ(out[2], 0);
+		close(slot_row(&f, out[0])[UC_S_FD]);
+		got++;
+	}
+	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
+	close(listener);
 	free_fixture(&f);
 	return 0;
 }
@@ -285,7 +320,8 @@ static int test_cancel_batch(void)
 	set_slot(&f, 4, port, 0, 1);
 	fd = start_connect(&f, 4);
 	CHECK(fd >= 0);
-	CHECK_EQ(uc_cancel_batch(f.r, ids, 1), 1);
+	CHECK_EQ(uc_prep_cancel_batch(f.r, ids, 1), 1);
+	CHECK_EQ(uc_submit(f.r), 1);
 	CHECK_EQ(reap_one(&f, out), 1);
 	CHECK_EQ(out[0], 4);
 	CHECK_EQ(out[2], -ECANCELED);
@@ -300,12 +336,14 @@ static int test_cancel_batch(void)
 static int test_cancel_bad_ids(void)
 {
 	struct fixture f;
-	int32_t beyond[1] = { CAPACITY };
+	int32_t beyond[1] = { CAPACITY }, mixed[2] = { 0, CAPACITY };
 
 	CHECK_EQ(open_fixture(&f), 0);
-	CHECK_EQ(uc_cancel_batch(f.r, beyond, 1), -EINVAL);
-	CHECK_EQ(uc_cancel_batch(f.r, NULL, 1), -EINVAL);
-	CHECK_EQ(uc_cancel_batch(f.r, beyond, -1), -EINVAL);
+	CHECK_EQ(uc_prep_cancel_batch(f.r, beyond, 1), -EINVAL);
+	CHECK_EQ(uc_prep_cancel_batch(f.r, NULL, 1), -EINVAL);
+	CHECK_EQ(uc_prep_cancel_batch(f.r, beyond, -1), -EINVAL);
+	CHECK_EQ(uc_prep_cancel_batch(f.r, mixed, 2), -EINVAL);
+	CHECK_EQ(io_uring_sq_ready(&f.r->ring), 0); /* nothing queued */
 	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	free_fixture(&f);
 	return 0;
@@ -325,7 +363,7 @@ static int test_reap_bad_args(void)
 	return 0;
 }
 
-/* Closes handed to kernel workers have all completed once uc_ring_close returns. */
+/* Closes queued (even unsubmitted) have all completed once uc_ring_close returns. */
 static int test_close_batch(void)
 {
 	struct fixture f;
@@ -338,14 +376,50 @@ static int test_close_batch(void)
 	fds[0] = a[0];
 	fds[1] = -1;
 	fds[2] = b[0];
-	CHECK_EQ(uc_close_batch(f.r, fds, 3, 0), 2);
-	CHECK_EQ(uc_close_batch(f.r, NULL, 1, 0), -EINVAL);
+	CHECK_EQ(uc_prep_close_batch(f.r, fds, 3, 0), 3);
+	CHECK_EQ(uc_closes_pending(f.r), 2);
+	CHECK_EQ(uc_prep_close_batch(f.r, NULL, 1, 0), -EINVAL);
 	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	CHECK(is_closed(a[0]) && is_closed(b[0]));
 	CHECK_EQ(read(a[1], &c, 1), 0);
 	CHECK_EQ(read(b[1], &c, 1), 0);
 	close(a[1]);
 	close(b[1]);
+	free_fixture(&f);
+	return 0;
+}
+
+/* A full queue takes a prefix; each close is pending until uc_reap consumes its completion. */
+static int test_close_batch_partial_and_pending(void)
+{
+	struct fixture f;
+	struct __kernel_timespec patience = { 5, 0 }; /* a hang guard */
+	struct io_uring_cqe *cqe;
+	int32_t pairs[CAPACITY + 2][2], fds[CAPACITY + 2], out[3];
+	int i;
+	char c;
+
+	CHECK_EQ(open_fixture(&f), 0);
+	for (i = 0; i < CAPACITY + 2; i++) {
+		CHECK_EQ(uc_socketpair(pairs[i]), 0);
+		fds[i] = pairs[i][0];
+	}
+	CHECK_EQ(uc_prep_close_batch(f.r, fds, CAPACITY + 2, 0), CAPACITY); /* an 8-entry queue */
+	CHECK(!is_closed(fds[CAPACITY]));
+	CHECK_EQ(uc_submit(f.r), CAPACITY);
+	CHECK_EQ(uc_prep_close_batch(f.r, fds + CAPACITY, 2, 0), 2);
+	CHECK_EQ(uc_submit(f.r), 2);
+	CHECK_EQ(uc_closes_pending(f.r), CAPACITY + 2);
+	while (uc_closes_pending(f.r) > 0) {
+		CHECK_EQ(io_uring_wait_cqe_timeout(&f.r->ring, &cqe, &patience), 0);
+		CHECK_EQ(uc_reap(f.r, out, 1), 0); /* consumed, not reported */
+	}
+	for (i = 0; i < CAPACITY + 2; i++) {
+		CHECK(is_closed(fds[i]));
+		CHECK_EQ(read(pairs[i][1], &c, 1), 0);
+		close(pairs[i][1]);
+	}
+	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	free_fixture(&f);
 	return 0;
 }
@@ -366,7 +440,8 @@ static int test_close_batch_rst(void)
 	accepted = accept(listener, NULL, NULL);
 	CHECK(accepted >= 0);
 	CHECK_EQ(open_fixture(&f), 0);
-	CHECK_EQ(uc_close_batch(f.r, fds, 1, 1), 1);
+	CHECK_EQ(uc_prep_close_batch(f.r, fds, 1, 1), 1);
+	CHECK_EQ(uc_submit(f.r), 1);
 	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	CHECK_EQ(read(accepted, &c, 1), -1);
 	CHECK_EQ(errno, ECONNRESET);
@@ -434,12 +509,14 @@ static const struct uc_test tests[] = {
 	{ "connect_refused_closes_socket", test_connect_refused_closes_socket },
 	{ "stale_generation_not_reported", test_stale_generation_not_reported },
 	{ "prep_bad_ids", test_prep_bad_ids },
+	{ "prep_partial", test_prep_partial },
 	{ "prep_bad_family", test_prep_bad_family },
 	{ "linked_timeout", test_linked_timeout },
 	{ "cancel_batch", test_cancel_batch },
 	{ "cancel_bad_ids", test_cancel_bad_ids },
 	{ "reap_bad_args", test_reap_bad_args },
 	{ "close_batch", test_close_batch },
+	{ "close_batch_partial_and_pending", test_close_batch_partial_and_pending },
 	{ "close_batch_rst", test_close_batch_rst },
 	{ "waker", test_waker },
 	{ "ring_close_closes_in_flight", test_ring_close_closes_in_flight },

@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { Connector, ConnectError, type ConnectOptions, type ConnectorStats } from "../../src/index.ts";
-import { MIN_RING_ENTRIES } from "../../src/connector.ts";
+import { MIN_RING_ENTRIES } from "../../src/backend/uring.ts";
 import type { Report } from "../../src/loadgen/index.ts";
 import { storm } from "../../src/testing.ts";
 import { expectClean, fdCount, startChildServer, startServer, waitFor, waitForAsync } from "../harness.ts";

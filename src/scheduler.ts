@@ -1,0 +1,454 @@
+/**
+ * The scheduler: everything between a validated connect and its settlement.
+ * Requests wait in FIFO order for a free slot, are encoded into it and
+ * staged; once per tick one flush queues the tick's cancels, closes and
+ * connects into the backend and submits them together (one io_uring_enter
+ * while the queue has room); completions, brought by the backend's waker or
+ * found right after a submit, are reaped in one batch, settle their requests
+ * exactly once and free their slots for the next waiting requests.
+ *
+ *   connect ─> waiting (FIFO) ─> staged slot ─┐
+ *   abort ───> cancel of an in-flight slot ───┼─ flush: prepare all, submit once ─> kernel
+ *   closeFd ─> close (reset or plain) ────────┘                                       │
+ *   settle once <─ reap (slot, generation, res) <─ wake-up, or right after submit <────┘
+ */
+import type { Endpoint } from "./address.ts";
+import { openBackend, type Backend, type BackendOptions, type SlotOwner } from "./backend/index.ts";
+import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts";
+import type { CheckedOptions } from "./options.ts";
+import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
+
+/**
+ * Bounds on the work done in one event-loop turn. On loopback the kernel
+ * runs each connect's handshake inside the submit (~15 µs each), so a batch
+ * of 256 holds the JS thread ~4 ms; bigger batches go out over several turns
+ * so timers and other I/O keep their turn. Likewise at most a batch's worth
+ * of completions is settled right after submits in one turn (a lone connect
+ * loops inline; a storm yields); later ones arrive by wake-up.
+ */
+const MAX_BATCH = 256;
+const INLINE_REAP_BUDGET = 256;
+
+/** Counters for tests and tools: slots by state, the FIFO backlog, and closes not yet done. */
+export interface ConnectorStats extends SlotStats {
+  /** Requests waiting for a free slot. */
+  waiting: number;
+  /**
+   * Fds given to closeFd (or connected after their caller gave up) whose
+   * close has not completed: queued for the next batch, or in a kernel
+   * worker. Their fds count against RLIMIT_NOFILE until then.
+   */
+  closing: number;
+}
+
+/** One caller's connect, from hand-off to settlement; it owns its slot while it holds one. */
+class ConnectRequest implements SlotOwner {
+  /** Which endpoint is being tried; the next is tried when one fails. */
+  attempt = 0;
+  /** The slot it holds, or -1 while it waits for one. */
+  slot = -1;
+  /** Settled (resolved or rejected): it never settles again. */
+  done = false;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly endpoints: readonly Endpoint[],
+    readonly options: CheckedOptions,
+    readonly resolve: (fd: number) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+
+  get peer(): Endpoint {
+    return this.endpoints[this.attempt]!;
+  }
+
+  get local(): Endpoint | undefined {
+    return this.options.local;
+  }
+}
+
+/** A FIFO of int32 values (slot ids or fds) in one growable buffer, handed to a backend as a view. */
+class IntQueue {
+  private buffer: Int32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = new Int32Array(Math.max(capacity, 16));
+  }
+
+  push(value: number): void {
+    if (this.length === this.buffer.length) {
+      const grown = new Int32Array(this.buffer.length * 2);
+      grown.set(this.buffer);
+      this.buffer = grown;
+    }
+    this.buffer[this.length++] = value;
+  }
+
+  /** The first `n` values as a view, valid until the queue changes. */
+  head(n = this.length): Int32Array {
+    return this.buffer.subarray(0, n);
+  }
+
+  /** Remove the first `n` values; the rest keep their order. */
+  drop(n: number): void {
+    this.buffer.copyWithin(0, n, this.length);
+    this.length -= n;
+  }
+
+  /** Keep only the values `keep` accepts, in order. */
+  retain(keep: (value: number) => boolean): void {
+    let kept = 0;
+    for (let i = 0; i < this.length; i++) {
+      const value = this.buffer[i]!;
+      if (keep(value)) this.buffer[kept++] = value;
+    }
+    this.length = kept;
+  }
+
+  /** Hand the backend what it takes of the queue; returns how many it took. */
+  feed(prepare: (values: Int32Array) => number): number {
+    if (this.length === 0) return 0;
+    const taken = prepare(this.head());
+    this.drop(taken);
+    return taken;
+  }
+}
+
+/**
+ * Runs connects on one backend: FIFO admission to a fixed pool of slots,
+ * one flush per tick, reaping, settling each request exactly once, and
+ * holding the event loop open exactly while work is queued or in flight.
+ */
+export class Scheduler {
+  private readonly pool: SlotPool<ConnectRequest>;
+  /** The backend the slots' connects run on. */
+  readonly backend: Backend;
+  private readonly waiting: (ConnectRequest | undefined)[] = [];
+  private waitingHead = 0;
+  /** Pending slots, in order, to prepare in the next flush. */
+  private readonly staged: IntQueue;
+  /** In-flight slots whose callers gave up, to cancel in the next flush. */
+  private readonly cancels: IntQueue;
+  /** Fds to close in the next flush, with RST and with FIN. */
+  private readonly resetCloses = new IntQueue(256);
+  private readonly plainCloses = new IntQueue(256);
+  private flushQueued = false;
+  /** The kernel refused the last submit (EBUSY, EAGAIN): what is queued goes at the next flush. */
+  private submitBlocked = false;
+  /** Completions settled right after a submit in this event-loop turn. */
+  private inlineReaped = 0;
+  private continueQueued = false;
+  private isClosed = false;
+  private readonly keepAlive: ReturnType<typeof setInterval>;
+  private keepAliveRefd = false;
+
+  /**
+   * A scheduler of `capacity` slots over a backend opened with `options`.
+   * Throws NativeUnavailableError when no backend can run.
+   */
+  constructor(capacity: number, options: BackendOptions) {
+    this.pool = new SlotPool<ConnectRequest>(capacity);
+    this.backend = openBackend(this.pool, options);
+    this.staged = new IntQueue(capacity);
+    this.cancels = new IntQueue(capacity);
+    // A timer holds the event loop open only while work is in flight.
+    this.keepAlive = setInterval(() => {}, 1 << 30);
+    this.keepAlive.unref();
+    this.backend.startWaker(() => this.onWake());
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /**
+   * Connect to the first of `endpoints` that accepts, in order; resolves
+   * with the connected fd. Rejects with ConnectError for the last endpoint's
+   * failure, the signal's reason on abort, or ConnectorClosedError.
+   */
+  connect(endpoints: readonly Endpoint[], options: CheckedOptions): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const request = new ConnectRequest(endpoints, options, resolve, reject);
+      const signal = options.signal;
+      if (signal) {
+        request.onAbort = () => this.abort(request);
+        signal.addEventListener("abort", request.onAbort, { once: true });
+      }
+      this.enqueue(request);
+    });
+  }
+
+  /** Close `fd` in the next flush, or here and now once closed. */
+  closeFd(fd: number, reset: boolean): void {
+    if (this.isClosed) {
+      this.backend.closeNow(Int32Array.of(fd), reset);
+      return;
+    }
+    (reset ? this.resetCloses : this.plainCloses).push(fd);
+    this.queueFlush();
+  }
+
+  stats(): ConnectorStats {
+    return {
+      ...this.pool.stats(),
+      waiting: this.waiting.length - this.waitingHead,
+      closing: this.resetCloses.length + this.plainCloses.length + this.backend.closing(),
+    };
+  }
+
+  /**
+   * Reject all unfinished work with ConnectorClosedError, close every fd
+   * not handed out and every fd queued for closing, and shut the backend
+   * down (which waits for the closes already in the kernel). Safe to call twice.
+   */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    const error = new ConnectorClosedError();
+    for (let i = this.waitingHead; i < this.waiting.length; i++) this.reject(this.waiting[i]!, error);
+    this.waiting.length = 0;
+    this.waitingHead = 0;
+    this.staged.length = 0;
+    this.cancels.length = 0;
+    for (const slot of this.pool.slotsIn(SlotState.Pending)) this.release(slot, error);
+    // No flush comes after this one: the closes of this tick happen now.
+    this.backend.closeNow(this.resetCloses.head(), true);
+    this.backend.closeNow(this.plainCloses.head(), false);
+    this.resetCloses.length = 0;
+    this.plainCloses.length = 0;
+    const inKernel = [...this.pool.slotsIn(SlotState.InFlight), ...this.pool.slotsIn(SlotState.Orphaned)];
+    this.backend.shutdown(inKernel);
+    for (const slot of inKernel) this.release(slot, error);
+    clearInterval(this.keepAlive);
+  }
+
+  /** Stage the request if a slot is free and nobody is ahead of it; else wait (FIFO). */
+  private enqueue(request: ConnectRequest): void {
+    if (this.waitingHead === this.waiting.length && this.stage(request)) return;
+    this.waiting.push(request);
+    this.holdLoop();
+  }
+
+  private stage(request: ConnectRequest): boolean {
+    const slot = this.pool.acquire(request);
+    if (slot < 0) return false;
+    const { options } = request;
+    request.slot = slot;
+    this.pool.write(slot, request.peer, options.local, options.flags, options.timeoutMs);
+    this.staged.push(slot);
+    this.queueFlush();
+    return true;
+  }
+
+  /** Move waiting requests into free slots, oldest first; those settled while waiting are dropped. */
+  private pump(): void {
+    while (this.waitingHead < this.waiting.length) {
+      const request = this.waiting[this.waitingHead]!;
+      if (!request.done && !this.stage(request)) break;
+      this.waiting[this.waitingHead++] = undefined;
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingHead);
+      this.waitingHead = 0;
+    }
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /**
+   * The tick's one flush: queue the cancels, the closes and up to a batch of
+   * connects, then submit them all at once. Only a full queue makes it submit
+   * early, to make room for the rest.
+   */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.isClosed) return;
+    // Slots whose callers gave up before the batch went out are freed unopened.
+    this.staged.retain((slot) => {
+      if (!this.pool.owner(slot)!.done) return true;
+      this.pool.move(slot, SlotState.Free);
+      return false;
+    });
+    let connectsLeft = Math.min(this.staged.length, MAX_BATCH);
+    let unsubmitted = this.submitBlocked;
+    let submitted = 0;
+    for (;;) {
+      // Cancels and closes first: they free kernel work and fds the connects may need.
+      let queued = this.cancels.feed((ids) => this.backend.prepareCancels(ids));
+      queued += this.resetCloses.feed((fds) => this.backend.prepareCloses(fds, true));
+      queued += this.plainCloses.feed((fds) => this.backend.prepareCloses(fds, false));
+      const connects = this.prepareConnects(connectsLeft);
+      connectsLeft -= connects;
+      queued += connects;
+      if (queued > 0) unsubmitted = true;
+      if (!unsubmitted) break;
+      const ret = this.backend.submit();
+      // EBUSY/EAGAIN: the kernel wants completions reaped first; the next
+      // wake-up flushes again, or a timer does when nothing is in the kernel.
+      this.submitBlocked = ret < 0;
+      if (this.submitBlocked) break;
+      submitted += ret;
+      unsubmitted = false;
+      const full = connectsLeft > 0 || this.cancels.length + this.resetCloses.length + this.plainCloses.length > 0;
+      if (!full || queued === 0) break;
+    }
+    if (this.submitBlocked) {
+      const { inFlight, orphaned } = this.pool.stats();
+      if (inFlight + orphaned === 0) setTimeout(() => this.flush(), 1);
+    } else if (this.hasQueuedWork()) {
+      this.continueNextTurn();
+    }
+    // On loopback a connect often completes before io_uring_enter returns
+    // (its task work runs on the way out): settle those now rather than a
+    // thread hop later. Only a few rounds per event-loop turn, though: each
+    // round's callers start new connects in microtasks, and an unbounded
+    // chain would starve timers and I/O; later completions come by wake-up.
+    if (submitted > 0 && this.inlineReaped < INLINE_REAP_BUDGET) {
+      if (this.inlineReaped === 0) setImmediate(() => (this.inlineReaped = 0));
+      this.inlineReaped += this.reapCompletions() || 1;
+    }
+    this.holdLoop();
+  }
+
+  /**
+   * Prepare up to `limit` staged slots; returns how many the backend took.
+   * Each taken slot is in flight, or failed before reaching the kernel (its
+   * socket could not open) and then tries its request's next endpoint.
+   */
+  private prepareConnects(limit: number): number {
+    if (limit === 0) return 0;
+    const ids = this.staged.head(limit);
+    const taken = this.backend.prepareConnects(ids);
+    let failed: number[] | undefined;
+    for (let i = 0; i < taken; i++) {
+      const slot = ids[i]!;
+      if (this.pool.prepResult(slot) < 0) (failed ??= []).push(slot);
+      else this.pool.move(slot, SlotState.InFlight);
+    }
+    // Off the staged queue before a failed request retries: a retry stages again.
+    this.staged.drop(taken);
+    if (failed) for (const slot of failed) this.completeFailed(slot, -this.pool.prepResult(slot));
+    return taken;
+  }
+
+  private hasQueuedWork(): boolean {
+    return this.staged.length + this.cancels.length + this.resetCloses.length + this.plainCloses.length > 0;
+  }
+
+  /** More than a batch is staged (or the queue stayed full): flush the rest after the event loop has had a turn. */
+  private continueNextTurn(): void {
+    if (this.continueQueued) return;
+    this.continueQueued = true;
+    setImmediate(() => {
+      this.continueQueued = false;
+      if (this.hasQueuedWork()) this.flush();
+    });
+  }
+
+  private onWake(): void {
+    if (this.isClosed) return;
+    this.reapCompletions();
+    // Settled callers' next connects and closes join this flush: it runs after their microtasks.
+    if (this.submitBlocked) this.queueFlush();
+    this.holdLoop();
+  }
+
+  /** Settle every posted completion in one batch and give freed slots to waiters; returns how many. */
+  private reapCompletions(): number {
+    const reaped = this.backend.reap(this.settleCompletion);
+    if (reaped > 0) this.pump();
+    return reaped;
+  }
+
+  private readonly settleCompletion = (slot: number, generation: number, res: number): void => {
+    if (generation !== this.pool.generation(slot)) return;
+    const state = this.pool.state(slot);
+    if (state === SlotState.Orphaned) {
+      // The caller gave up; a socket that connected anyway is closed in the next flush.
+      const fd = this.pool.takeFd(slot);
+      if (res >= 0 && fd >= 0) this.closeFd(fd, true);
+      this.pool.move(slot, SlotState.Free);
+      return;
+    }
+    if (state !== SlotState.InFlight) return;
+    // In flight means its request has not settled: abort and close take the
+    // slot out of InFlight in the same step as they settle the request.
+    const request = this.pool.owner(slot)!;
+    if (res >= 0) {
+      const fd = this.pool.takeFd(slot);
+      this.pool.move(slot, SlotState.Free);
+      this.finish(request);
+      request.resolve(fd);
+    } else {
+      this.completeFailed(slot, completionErrno(res, request.options.timeoutMs > 0));
+    }
+  };
+
+  /** A slot's connect failed with `errno`: free the slot, then try the next endpoint or reject. */
+  private completeFailed(slot: number, errno: number): void {
+    const request = this.pool.owner(slot)!;
+    this.pool.move(slot, SlotState.Free);
+    request.slot = -1;
+    if (request.done) return;
+    if (request.attempt + 1 < request.endpoints.length) {
+      request.attempt++;
+      this.enqueue(request);
+      return;
+    }
+    const endpoint = request.peer;
+    this.reject(request, new ConnectError({ errno, address: endpoint.address, port: endpoint.port }));
+  }
+
+  /** The caller's signal fired: settle now, and make sure the slot's socket is closed. */
+  private abort(request: ConnectRequest): void {
+    if (request.done) return;
+    this.reject(request, request.options.signal!.reason);
+    const slot = request.slot;
+    if (slot < 0 || this.pool.owner(slot) !== request) return; // waiting: pump skips it
+    if (this.pool.state(slot) === SlotState.InFlight) {
+      this.pool.move(slot, SlotState.Orphaned);
+      this.cancels.push(slot);
+      this.queueFlush();
+    }
+    // Pending: the next flush frees the slot without opening anything.
+  }
+
+  /** Reject a request that holds `slot` and free the slot (close only). */
+  private release(slot: number, error: Error): void {
+    const request = this.pool.owner(slot);
+    if (this.pool.state(slot) === SlotState.InFlight) this.pool.move(slot, SlotState.Orphaned);
+    this.pool.move(slot, SlotState.Free);
+    if (request) this.reject(request, error);
+  }
+
+  /** Reject unless already settled: the one path for every rejection. */
+  private reject(request: ConnectRequest, error: unknown): void {
+    if (request.done) return;
+    this.finish(request);
+    request.reject(error);
+  }
+
+  /** The one place a request becomes settled: it can never settle twice. */
+  private finish(request: ConnectRequest): void {
+    request.done = true;
+    if (request.onAbort) request.options.signal!.removeEventListener("abort", request.onAbort);
+    request.onAbort = undefined;
+  }
+
+  /** Hold the event loop open exactly while anything is queued or in the kernel. */
+  private holdLoop(): void {
+    const active = !this.isClosed && (this.pool.busy > 0 || this.waiting.length > this.waitingHead);
+    if (active === this.keepAliveRefd) return;
+    this.keepAliveRefd = active;
+    if (active) this.keepAlive.ref();
+    else this.keepAlive.unref();
+  }
+}
