@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const script = fileURLToPath(new URL("./native/sanitize.sh", import.meta.url));
 const root = fileURLToPath(new URL("..", import.meta.url));
 const noGcc = Bun.which("gcc") === null;
-// The script runs only connector/adopt tests; this guard is for a run started
+// The script runs only connector/adopt/backend tests; this guard is for a run started
 // some other way from inside it, which must not start the script again.
 const nested = process.env.URING_CONNECT_SANITIZE_RUN === "1";
 

@@ -6,7 +6,8 @@
 # load it through bun:ffi's dlopen (URING_CONNECT_NATIVE_LIB: both
 # ringNative() and sysNative() bind to it) instead of compiling with TinyCC,
 # and runs the connector suite (test/connector.test.ts, test/adopt.test.ts)
-# on it.
+# and the backend contract (test/backend.test.ts, which drives ring.c's
+# batch calls directly) on it.
 #
 # Exits non-zero when the build fails, when a test fails, or when any
 # sanitizer report was written (by bun test or by any child process it
@@ -115,8 +116,8 @@ export URING_CONNECT_SANITIZE_RUN=1
 OUT="$DIR/output.txt"
 say "running the connector suite on the sanitized native library"
 test_start=$(date +%s%N)
-# Only these two files: never test/sanitize.test.ts, which runs this script.
-"$BUN" test test/connector.test.ts test/adopt.test.ts --timeout 60000 2>&1 | tee "$OUT"
+# Only these files: never test/sanitize.test.ts, which runs this script.
+"$BUN" test test/connector.test.ts test/adopt.test.ts test/backend.test.ts --timeout 60000 2>&1 | tee "$OUT"
 status=${PIPESTATUS[0]}
 test_ms=$(( ($(date +%s%N) - test_start) / 1000000 ))
 say "bun test exited with $status after ${test_ms} ms"
