@@ -1,6 +1,6 @@
 /** The HTML report page: embedded data, charts, escaping, empty runs, comparisons. */
 import { expect, test } from "bun:test";
-import { fmtLatency, logBins, renderHtml } from "../src/loadgen/html.ts";
+import { BINS_PER_DECADE, fmtLatency, logBins, renderHtml } from "../src/loadgen/html.ts";
 import { latencyBuckets, type Report, Stats } from "../src/loadgen/stats.ts";
 
 /** A deterministic run: a few thousand latencies over ~4.5 s, a slow tail, a few errors. */
@@ -77,15 +77,16 @@ test("tables show the summary, errors, notes and latency units", () => {
   expect(fmtLatency(3532.7)).toBe("3.53 ms");
 });
 
-test("log bins keep every count and sit 4 to a decade", () => {
+test("log bins keep every count and sit BINS_PER_DECADE to a decade", () => {
   const buckets = latencyBuckets(makeReport("uring-connect"));
   const bins = logBins(buckets);
   expect(bins.reduce((n, b) => n + b.count, 0)).toBe(buckets.reduce((n, b) => n + b.count, 0));
-  for (const b of bins) expect(Math.log10(b.toUs) - Math.log10(b.fromUs)).toBeCloseTo(0.25, 9);
+  for (const b of bins) expect(Math.log10(b.toUs) - Math.log10(b.fromUs)).toBeCloseTo(1 / BINS_PER_DECADE, 9);
   expect(bins[0]!.fromUs).toBeLessThanOrEqual(buckets[0]!.upToUs);
   expect(bins[bins.length - 1]!.toUs).toBeGreaterThanOrEqual(buckets[buckets.length - 1]!.upToUs);
   expect(logBins([])).toEqual([]);
-  expect(logBins([{ upToUs: 1000, count: 5 }])).toEqual([{ fromUs: 1000, toUs: 10 ** 3.25, count: 5 }]);
+  expect(logBins([{ upToUs: 1000, count: 5 }])).toEqual([{ fromUs: 1000, toUs: 10 ** (3 + 1 / BINS_PER_DECADE), count: 5 }]);
+  expect(logBins(buckets, 4).every((b) => Math.abs(Math.log10(b.toUs / b.fromUs) - 0.25) < 1e-9)).toBe(true);
 });
 
 test("strings from the report and options are escaped", () => {

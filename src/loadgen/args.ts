@@ -1,11 +1,12 @@
 /**
- * Command-line arguments: parsing and checking only. Every mistake becomes
- * one UsageError line; nothing is started until the whole command is valid.
+ * Command-line arguments: argv into the scripting API's options object,
+ * checked by the same validator (./options.ts). Every mistake becomes one
+ * UsageError line naming the flag; nothing is started until the whole
+ * command is valid.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { Target } from "../address.ts";
-import { parseSourceRange } from "./limits.ts";
+import { checkJob, checkJobSettings, type Job, type JobSettings, type Spelling } from "./options.ts";
 
 export class UsageError extends TypeError {
   override name = "UsageError";
@@ -23,11 +24,13 @@ rate options:
   -c, --concurrency N     connections in flight (default 1000)
   -n, --connections N     stop after N connects            } one of these;
   -d, --duration T        stop after T (10s, 500ms, 2m)    } default -d 10s
-      --rate N            open loop: N connects per second
-      --timeout MS        per-connect timeout (default 5000)
+      --rate N            open loop: N connects per second, on a fixed schedule
+      --timeout MS        per-connect timeout (default 5000; 0 = none)
       --close rst|fin     how to close (default rst: no TIME_WAIT)
-      --send STRING|@FILE send this once connected
+      --send DATA|@FILE   send this once connected; DATA understands \\r \\n \\t \\\\ \\xNN
       --expect-bytes N    wait for N reply bytes before closing
+      --exchange-timeout MS
+                          time for the send and the reply (default: --timeout)
 hold options:
   -c, --concurrency N     connections to open and hold (required)
   -d, --duration T        how long to hold them (default 10s)
@@ -40,67 +43,57 @@ common options:
       --html FILE         write a self-contained HTML report
   -h, --help              this text`;
 
-export interface CliOptions {
-  command: "rate" | "hold" | "compare";
-  target?: Target;
-  /** The target as written, for reports. */
-  label: string;
-  concurrency: number;
-  connections?: number;
-  durationMs?: number;
-  rate?: number;
-  timeoutMs: number;
-  closeWith: "rst" | "fin";
-  payload?: Uint8Array;
-  expectBytes: number;
-  rampPerSec?: number;
-  sources?: string[];
-  workers: number;
-  engine: "uring" | "bun";
-  json: boolean;
-  html?: string;
-  help: boolean;
-  /** Internal: this process is worker i of a --workers run (prints JSON + progress). */
-  workerIndex?: number;
-}
+/** How the command line spells each option, for messages. */
+export const CLI_SPELLING: Spelling = (key) =>
+  ({
+    target: "TARGET",
+    concurrency: "-c/--concurrency",
+    connections: "-n/--connections",
+    duration: "-d/--duration",
+    exchangeTimeout: "--exchange-timeout",
+    expectBytes: "--expect-bytes",
+  })[key as string] ?? `--${key}`;
 
-/** Parse `host:port`, `[v6]:port` or `unix:/path`. */
-export function parseTargetText(text: string): Target {
-  if (text.startsWith("unix:")) {
-    const path = text.slice(5);
-    if (!path) throw new UsageError(`malformed target ${JSON.stringify(text)}: unix: needs a path`);
-    return { unix: path };
+/** What the command line asks for, checked. */
+export type Invocation =
+  | { command: "help" }
+  | { command: "compare"; settings: JobSettings; json: boolean; html?: string }
+  | { command: "rate" | "hold"; job: Job; json: boolean; html?: string };
+
+const ESCAPES: Record<string, number> = { r: 13, n: 10, t: 9, "\\": 92 };
+
+/**
+ * `--send` text as bytes, with tcpkali's escapes: `\r \n \t \\ \xNN`
+ * (what users type inside single quotes, where the shell leaves backslashes alone).
+ * Throws UsageError for any other escape, so a typo is not sent silently.
+ */
+export function decodeSendText(text: string): Uint8Array {
+  const bytes: number[] = [];
+  const utf8 = new TextEncoder();
+  let plain = 0;
+  const flush = (end: number) => bytes.push(...utf8.encode(text.slice(plain, end)));
+  for (let i = text.indexOf("\\"); i >= 0; i = text.indexOf("\\", plain)) {
+    flush(i);
+    const next = text[i + 1];
+    const hex = next === "x" ? /^[0-9a-fA-F]{2}/.exec(text.slice(i + 2)) : null;
+    if (next !== undefined && next in ESCAPES) {
+      bytes.push(ESCAPES[next]!);
+      plain = i + 2;
+    } else if (hex) {
+      bytes.push(parseInt(hex[0], 16));
+      plain = i + 4;
+    } else {
+      const escape = text.slice(i, next === "x" ? i + 4 : i + 2);
+      throw new UsageError(`--send: unknown escape ${escape} at character ${i + 1}: use \\r \\n \\t \\\\ or \\xNN`);
+    }
   }
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port < 1 || port > 65535) {
-    throw new UsageError(`malformed target ${JSON.stringify(text)}: expected host:port, [v6]:port or unix:/path`);
-  }
-  return { host: (match[1] ?? match[2])!, port };
+  flush(text.length);
+  return new Uint8Array(bytes);
 }
 
-/** `10s`, `500ms`, `2m`, `1h`, or plain seconds. */
-export function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
-  if (!match) throw new UsageError(`${flag} must be a duration like 10s, 500ms or 2m, got ${JSON.stringify(text)}`);
-  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
-  const ms = Number(match[1]) * scale;
-  if (ms <= 0) throw new UsageError(`${flag} must be longer than zero`);
-  return ms;
-}
-
-function positive(text: string | undefined, flag: string, { allowZero = false } = {}): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || (!allowZero && n === 0)) {
-    throw new UsageError(`${flag} must be a ${allowZero ? "non-negative" : "positive"} integer, got ${JSON.stringify(text)}`);
-  }
-  return n;
-}
-
-function payloadOf(text: string | undefined): Uint8Array | undefined {
-  if (text === undefined) return undefined;
-  if (!text.startsWith("@")) return new TextEncoder().encode(text);
+/** `--send` as given: `@FILE` is the file's bytes as they are; anything else is text with escapes. */
+function sendBytes(text: string): Uint8Array {
+  if (!text.startsWith("@")) return decodeSendText(text);
   try {
     return new Uint8Array(readFileSync(text.slice(1)));
   } catch (error) {
@@ -108,8 +101,11 @@ function payloadOf(text: string | undefined): Uint8Array | undefined {
   }
 }
 
+/** A number when the flag's text is one, else the text, so the validator can quote what was typed. */
+const numeric = (text: string | undefined): number | string | undefined => (text !== undefined && /^-?\d+(?:\.\d+)?$/.test(text) ? Number(text) : text);
+
 /** Parse and check a command line (without `bun` and the script). Throws UsageError. */
-export function parseCli(argv: string[]): CliOptions {
+export function parseCli(argv: string[]): Invocation {
   let parsed;
   try {
     parsed = parseArgs({
@@ -122,6 +118,7 @@ export function parseCli(argv: string[]): CliOptions {
         duration: { type: "string", short: "d" },
         rate: { type: "string" },
         timeout: { type: "string" },
+        "exchange-timeout": { type: "string" },
         close: { type: "string" },
         send: { type: "string" },
         "expect-bytes": { type: "string" },
@@ -132,86 +129,47 @@ export function parseCli(argv: string[]): CliOptions {
         json: { type: "boolean" },
         html: { type: "string" },
         help: { type: "boolean", short: "h" },
-        "worker-index": { type: "string" },
       },
     });
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0]!);
   }
   const v = parsed.values;
-  const [command = "compare", targetText, ...extra] = parsed.positionals;
-  const help = v.help === true;
-  if (help) return { command: "compare", label: "", concurrency: 0, timeoutMs: 0, closeWith: "rst", expectBytes: 0, workers: 1, engine: "uring", json: false, help };
+  if (v.help) return { command: "help" };
+  const [command = "compare", target, ...extra] = parsed.positionals;
   if (command !== "rate" && command !== "hold" && command !== "compare") {
     throw new UsageError(`unknown command ${JSON.stringify(command)}: expected rate or hold, or no command`);
   }
-  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
-  if (command !== "compare" && targetText === undefined) throw new UsageError(`${command} needs a TARGET (host:port, [v6]:port or unix:/path)`);
+  if (extra.length > 0 || (command === "compare" && target !== undefined)) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0] ?? target)}`);
+  if (command !== "compare" && target === undefined) throw new UsageError(`${command} needs a TARGET (host:port, [v6]:port or unix:/path)`);
 
-  const only = (flag: string, allowed: string, present: unknown) => {
-    if (present !== undefined) throw new UsageError(`${flag} only applies to ${allowed}`);
-  };
-  if (command !== "rate") {
-    only("--rate", "rate", v.rate);
-    only("--send", "rate", v.send);
-    only("--expect-bytes", "rate", v["expect-bytes"]);
-    only("-n/--connections", "rate", v.connections);
+  // The scripting API's options object; absent flags stay absent so defaults and "only applies to" checks see them as such.
+  const options = Object.fromEntries(
+    Object.entries({
+      target,
+      concurrency: numeric(v.concurrency),
+      connections: numeric(v.connections),
+      // The compare run's default length is shorter: it runs twice.
+      duration: command === "compare" && v.duration === undefined && v.connections === undefined ? "5s" : v.duration,
+      rate: numeric(v.rate),
+      timeout: numeric(v.timeout),
+      exchangeTimeout: numeric(v["exchange-timeout"]),
+      close: v.close,
+      send: v.send === undefined ? undefined : sendBytes(v.send),
+      expectBytes: numeric(v["expect-bytes"]),
+      ramp: v.ramp,
+      source: v.source,
+      workers: numeric(v.workers),
+      engine: v.engine,
+    }).filter(([, value]) => value !== undefined),
+  );
+  const output = { json: v.json === true, html: v.html };
+  try {
+    if (command === "compare") return { command, settings: checkJobSettings("rate", options, CLI_SPELLING), ...output };
+    return { command, job: checkJob(command, options, CLI_SPELLING), ...output };
+  } catch (error) {
+    // The validator's TypeError/RangeError is the user's mistake, said in the CLI's words.
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
   }
-  if (command !== "hold") only("--ramp", "hold", v.ramp);
-  if (v.connections !== undefined && v.duration !== undefined) {
-    throw new UsageError("-n/--connections and -d/--duration contradict each other: give one");
-  }
-  if (command === "hold" && v.concurrency === undefined) throw new UsageError("hold needs -c N, the number of connections to hold");
-
-  const close = v.close ?? "rst";
-  if (close !== "rst" && close !== "fin") throw new UsageError(`--close must be rst or fin, got ${JSON.stringify(close)}`);
-  const engine = v.engine ?? "uring";
-  if (engine !== "uring" && engine !== "bun") throw new UsageError(`--engine must be uring or bun, got ${JSON.stringify(engine)}`);
-  let rampPerSec: number | undefined;
-  if (v.ramp !== undefined) {
-    const match = /^(\d+)(?:\/s)?$/.exec(v.ramp);
-    if (!match || Number(match[1]) === 0) throw new UsageError(`--ramp must look like 500/s, got ${JSON.stringify(v.ramp)}`);
-    rampPerSec = Number(match[1]);
-  }
-  let sources: string[] | undefined;
-  if (v.source !== undefined) {
-    try {
-      sources = parseSourceRange(v.source);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-  }
-  // Bun.connect cannot bind a local address before connecting.
-  if (sources && engine === "bun") throw new UsageError("--source needs --engine uring: Bun.connect cannot bind a local address");
-  const target = targetText === undefined ? undefined : parseTargetText(targetText);
-  if (sources && target && "unix" in target) throw new UsageError("--source does not apply to unix: targets");
-  const workers = positive(v.workers, "--workers") ?? 1;
-  if (workers > 64) throw new UsageError(`--workers must be at most 64, got ${workers}`);
-  const concurrency = positive(v.concurrency, "-c/--concurrency") ?? 1000;
-  if (concurrency < workers) throw new UsageError(`-c/--concurrency (${concurrency}) must be at least --workers (${workers})`);
-  const connections = positive(v.connections, "-n/--connections");
-  const durationMs =
-    v.duration !== undefined ? parseDuration(v.duration, "-d/--duration") : connections === undefined ? (command === "compare" ? 5_000 : 10_000) : undefined;
-
-  return {
-    command,
-    target,
-    label: targetText ?? "",
-    concurrency,
-    connections,
-    durationMs,
-    rate: positive(v.rate, "--rate"),
-    timeoutMs: positive(v.timeout, "--timeout", { allowZero: true }) ?? 5000,
-    closeWith: close,
-    payload: payloadOf(v.send),
-    expectBytes: positive(v["expect-bytes"], "--expect-bytes", { allowZero: true }) ?? 0,
-    rampPerSec,
-    sources,
-    workers,
-    engine,
-    json: v.json === true,
-    html: v.html,
-    help,
-    workerIndex: positive(v["worker-index"], "--worker-index", { allowZero: true }),
-  };
 }

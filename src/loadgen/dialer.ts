@@ -16,6 +16,8 @@ export interface DialPlan {
   target: Target;
   /** Connect timeout, ms (0 = none). */
   timeoutMs: number;
+  /** Time for the exchange (send the payload, receive `expectBytes`), ms (0 = none). */
+  exchangeTimeoutMs: number;
   /** rst: SO_LINGER 0 (no TIME_WAIT); fin: an orderly close. */
   closeWith: "rst" | "fin";
   /** Sent once connected, before waiting for `expectBytes`. */
@@ -28,8 +30,14 @@ export interface DialPlan {
   maxOpen: number;
 }
 
-/** How a cycle ends: an error, or the time (performance.now) it was established. */
-export type CycleDone = (error: unknown, establishedAt?: number) => void;
+/**
+ * How a cycle ends, times from performance.now():
+ * - the connect failed: `(error)`;
+ * - connected, then the exchange failed: `(error, establishedAt)`;
+ * - done: `(undefined, establishedAt, exchangedAt)`, `exchangedAt` only when there was an exchange.
+ * Positional arguments, not an object: the hot path allocates nothing per connect.
+ */
+export type CycleDone = (error: unknown, establishedAt?: number, exchangedAt?: number) => void;
 
 /** A connection being held open until `close()`. */
 export interface HeldConnection {
@@ -42,9 +50,8 @@ export interface Dialer {
   readonly notice?: string;
   /**
    * Connect, exchange the payload when there is one, close; then call
-   * `done(undefined, establishedAtMs)`, or `done(error)` with an error
-   * carrying a `code` when any step failed. A callback, not a promise: on
-   * the hot path every promise layer is a microtask per connect.
+   * `done` as CycleDone says, errors carrying a `code`. A callback, not a
+   * promise: on the hot path every promise layer is a microtask per connect.
    */
   cycle(localAddress: string | undefined, done: CycleDone): void;
   /** Connect and hold; `dropped` runs if the peer closes first. */
@@ -60,6 +67,11 @@ export interface Dialer {
 /** The error every abandoned connect or exchange rejects with. */
 export const aborted = () => Object.assign(new Error("aborted"), { code: "ABORTED" });
 
+/** Whether connections of this plan exchange data before closing. */
+export const hasExchange = (plan: DialPlan): boolean => plan.payload !== undefined || plan.expectBytes > 0;
+
+const exchangeError = (code: string) => Object.assign(new Error(`exchange failed: ${code}`), { code });
+
 /**
  * Exchanges in progress, so abortAll can end them. A Set, not a listener per
  * connection on one AbortSignal: removing one of thousands of listeners
@@ -69,23 +81,34 @@ class Exchanges {
   private readonly active = new Set<Socket<Conn>>();
   private stopped = false;
 
-  /** Send the payload, wait for the expected reply, close the way the plan says. */
-  run(socket: Socket<Conn>, plan: DialPlan): Promise<void> {
+  /**
+   * Send the payload, wait for the expected reply, close the way the plan
+   * says. Resolves with the time the exchange completed; rejects with code
+   * ETIMEDOUT when it took longer than the plan's exchange timeout, EOF when
+   * the peer closed (FIN) before the reply was complete, or the socket error.
+   */
+  run(socket: Socket<Conn>, plan: DialPlan): Promise<number> {
     if (this.stopped) {
       shut(socket, "rst");
       return Promise.reject(aborted());
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const conn = socket.data;
       this.active.add(socket);
+      // One timer covers the whole exchange: a peer that never reads blocks the send as surely as one that never replies.
+      const timer = plan.exchangeTimeoutMs > 0 ? setTimeout(() => conn.settle?.("ETIMEDOUT"), plan.exchangeTimeoutMs) : undefined;
       conn.settle = (code) => {
+        const at = performance.now();
+        conn.settle = undefined;
+        clearTimeout(timer);
         this.active.delete(socket);
-        shut(socket, plan.closeWith);
-        if (code) reject(Object.assign(new Error(`exchange failed: ${code}`), { code }));
-        else resolve();
+        // A failed exchange always resets: nothing more is owed to the peer.
+        shut(socket, code ? "rst" : plan.closeWith);
+        if (code) reject(exchangeError(code));
+        else resolve(at);
       };
       writeSome(socket);
-      if (conn.got >= conn.need) conn.settle();
+      settleIfComplete(conn);
     });
   }
 
@@ -101,7 +124,7 @@ interface Conn {
   need: number;
   got: number;
   closing: boolean;
-  /** Settles the exchange: undefined = done, else the error code. */
+  /** Settles the exchange: undefined = done, else the error code. Unset once settled. */
   settle?: (code?: string) => void;
   dropped?: () => void;
 }
@@ -112,6 +135,11 @@ function writeSome(socket: Socket<Conn>): void {
   conn.unsent = conn.unsent.subarray(socket.write(conn.unsent));
 }
 
+/** The exchange is complete when the whole payload is written and the reply has arrived. */
+function settleIfComplete(conn: Conn): void {
+  if (conn.settle && conn.unsent.length === 0 && conn.got >= conn.need) conn.settle();
+}
+
 function shut(socket: Socket<Conn>, closeWith: "rst" | "fin"): void {
   socket.data.closing = true;
   if (closeWith === "rst") socket.terminate();
@@ -120,27 +148,26 @@ function shut(socket: Socket<Conn>, closeWith: "rst" | "fin"): void {
 
 const handlers: SocketHandler<Conn> = {
   data(socket, chunk) {
-    const conn = socket.data;
-    conn.got += chunk.length;
-    if (conn.settle && conn.got >= conn.need) {
-      const settle = conn.settle;
-      conn.settle = undefined;
-      settle();
-    }
+    socket.data.got += chunk.length;
+    settleIfComplete(socket.data);
   },
-  drain: writeSome,
-  close(socket) {
+  drain(socket) {
+    writeSome(socket);
+    settleIfComplete(socket.data);
+  },
+  // The peer's FIN (Bun calls end, then close): the reply will not grow any more.
+  end(socket) {
+    socket.data.settle?.("EOF");
+  },
+  close(socket, error) {
     const conn = socket.data;
     if (conn.closing) return;
     conn.closing = true;
-    if (conn.settle) conn.settle("ECONNRESET");
-    conn.settle = undefined;
+    conn.settle?.((error as NodeJS.ErrnoException | undefined)?.code ?? "ECONNRESET");
     conn.dropped?.();
   },
   error(socket, error) {
-    const conn = socket.data;
-    if (conn.settle) conn.settle((error as NodeJS.ErrnoException).code ?? "ECONNRESET");
-    conn.settle = undefined;
+    socket.data.settle?.((error as NodeJS.ErrnoException).code ?? "ECONNRESET");
   },
 };
 
@@ -174,7 +201,7 @@ export class UringDialer implements Dialer {
   cycle(localAddress: string | undefined, done: CycleDone): void {
     const plan = this.plan;
     const options = localAddress ? { ...this.options, localAddress } : this.options;
-    if (!plan.payload && plan.expectBytes === 0) {
+    if (!hasExchange(plan)) {
       // The hot path: the fd goes straight into the next batch of closes.
       this.connector.connectFd(plan.target, options).then((fd) => {
         const at = performance.now();
@@ -185,7 +212,7 @@ export class UringDialer implements Dialer {
     }
     this.connector.connect(plan.target, { ...options, socket: handlers, data: newConn(plan) }).then((socket) => {
       const at = performance.now();
-      this.exchanges.run(socket, plan).then(() => done(undefined, at), done);
+      this.exchanges.run(socket, plan).then((exchangedAt) => done(undefined, at, exchangedAt), (error) => done(error, at));
     }, done);
   }
 
@@ -248,7 +275,12 @@ export class BunDialer implements Dialer {
   cycle(_localAddress: string | undefined, done: CycleDone): void {
     this.open(newConn(this.plan)).then((socket) => {
       const at = performance.now();
-      this.exchanges.run(socket, this.plan).then(() => done(undefined, at), done);
+      if (!hasExchange(this.plan)) {
+        shut(socket, this.plan.closeWith);
+        done(undefined, at);
+        return;
+      }
+      this.exchanges.run(socket, this.plan).then((exchangedAt) => done(undefined, at, exchangedAt), (error) => done(error, at));
     }, done);
   }
 

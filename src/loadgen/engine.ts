@@ -12,7 +12,7 @@
  */
 import type { Dialer, HeldConnection } from "./dialer.ts";
 import { LOOPBACK_SPREAD, SourcePicker, parseSourceRange } from "./limits.ts";
-import { Stats, type Report } from "./stats.ts";
+import { Stats, type Phase, type Report } from "./stats.ts";
 
 /** A snapshot for the live line, about once a second. */
 export interface Progress {
@@ -40,6 +40,8 @@ interface Common {
   onNote?: (note: string) => void;
   /** Notes decided before the run (limits capped...). */
   notes?: string[];
+  /** Connections exchange data before closing: the report gets exchange counts and latency. */
+  exchange?: boolean;
 }
 
 export interface RateRun extends Common {
@@ -87,7 +89,7 @@ class RunState {
     progressExtra: () => Partial<Progress> = () => ({}),
   ) {
     this.stop.signal.addEventListener("abort", () => dialer.abortAll(), { once: true });
-    this.stats = new Stats(performance.now());
+    this.stats = new Stats(performance.now(), run.exchange);
     this.notes = [...(run.notes ?? [])];
     this.picker = run.sources?.length ? new SourcePicker(run.sources) : undefined;
     this.ticker = setInterval(() => {
@@ -117,11 +119,15 @@ class RunState {
     this.run.onNote?.(note);
   }
 
-  /** Count a failure; on a loopback target, out of ports means: spread sources. */
-  failed(error: unknown): void {
+  /**
+   * Count a failure in its phase; on a loopback target, out of ports means:
+   * spread sources. Work the user interrupted is not a failure; work still
+   * unfinished when the grace period after the end ran out is (ABORTED).
+   */
+  failed(error: unknown, phase: Phase): void {
     const code = codeOf(error);
-    if (code === "ABORTED" && this.stop.signal.aborted) return;
-    this.stats.failed(code);
+    if (code === "ABORTED" && this.interrupted) return;
+    this.stats.failed(code, phase);
     if (code === "EADDRNOTAVAIL" && this.run.autoSpread && !this.picker) {
       this.picker = new SourcePicker(parseSourceRange(LOOPBACK_SPREAD));
       this.note(`ephemeral ports ran out (EADDRNOTAVAIL): spreading source addresses over ${LOOPBACK_SPREAD}`);
@@ -151,6 +157,8 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
   const total = run.connections ?? Infinity;
   const t0 = state.stats.startedAt;
   const deadline = run.durationMs === undefined ? Infinity : t0 + run.durationMs;
+  // Open loop: start i is due at t0 + i/rate, so a run of d ms has exactly ceil(d × rate) starts.
+  const planned = rate === undefined || run.durationMs === undefined ? total : Math.min(total, Math.ceil((run.durationMs * rate) / 1000));
   /** Scheduled starts (open loop) not yet launched for want of capacity. */
   const backlog: number[] = [];
   let head = 0;
@@ -162,44 +170,73 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
     const launch = (intended: number) => {
       issued++;
       state.inFlight++;
-      dialer.cycle(state.picker?.pick(), (error, establishedAt) => {
-        if (establishedAt !== undefined) state.stats.connected((establishedAt - intended) * 1000, establishedAt);
-        else state.failed(error);
+      dialer.cycle(state.picker?.pick(), (error, establishedAt, exchangedAt) => {
+        if (establishedAt === undefined) state.failed(error, "connect");
+        else {
+          state.stats.connected((establishedAt - intended) * 1000, establishedAt);
+          if (exchangedAt !== undefined) state.stats.exchanged((exchangedAt - intended) * 1000);
+          else if (error !== undefined) state.failed(error, "exchange");
+        }
         state.inFlight--;
         fill();
       });
     };
 
-    const open = () => !ending && !state.stop.signal.aborted && performance.now() < deadline;
+    const stopped = () => ending || state.stop.signal.aborted;
 
-    const fill = () => {
-      if (rate === undefined) {
-        while (open() && state.inFlight < concurrency && issued < total) launch(performance.now());
-      } else {
-        while (open() && state.inFlight < concurrency && head < backlog.length) launch(backlog[head++]!);
-        if (head > 4096 && head * 2 > backlog.length) backlog.splice(0, head), (head = 0);
-      }
-      if (!open() || issued >= total) end();
+    /** Open loop: queue every start whose time has come, the one due right now included. */
+    const schedule = (now: number, perSecond: number) => {
+      const due = Math.min(planned, Math.floor(((now - t0) * perSecond) / 1000) + 1);
+      for (; scheduled < due; scheduled++) backlog.push(t0 + (scheduled * 1000) / perSecond);
     };
 
-    // Open loop: a 1 ms tick puts every start that is due on the backlog.
-    const schedule =
-      rate === undefined
-        ? undefined
-        : setInterval(() => {
-            const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
-            for (; scheduled < due; scheduled++) backlog.push(t0 + (scheduled * 1000) / rate);
-            fill();
-          }, 1);
+    const fill = () => {
+      const now = performance.now();
+      if (rate === undefined) {
+        while (!stopped() && now < deadline && state.inFlight < concurrency && issued < total) launch(performance.now());
+        if (stopped() || now >= deadline || issued >= total) end();
+        return;
+      }
+      if (!stopped()) schedule(now, rate);
+      while (!stopped() && state.inFlight < concurrency && head < backlog.length) launch(backlog[head++]!);
+      if (head > 4096 && head * 2 > backlog.length) backlog.splice(0, head), (head = 0);
+      // A timed open-loop run lasts its whole duration, even once its last start is out.
+      if (stopped() || now >= deadline || (issued >= planned && deadline === Infinity)) {
+        const missed = ending || state.interrupted ? 0 : backlog.length - head;
+        if (missed > 0) state.note(`${missed} of the ${scheduled} scheduled connects never started: all ${concurrency} connections at once were busy (raise the concurrency)`);
+        end();
+      }
+    };
+
+    // Open loop: wake for the next scheduled start. Bun's timers count whole milliseconds
+    // and fire up to ~1 ms late, which would count in every latency: aim 1 ms short, then
+    // wait out the rest on the event loop (setImmediate lets I/O run meanwhile). Starts leave
+    // within ~0.1 ms of their schedule; the price is a busy JS thread in that last millisecond.
+    let ticker: ReturnType<typeof setTimeout> | undefined;
+    let spin: ReturnType<typeof setImmediate> | undefined;
+    const arm = () => {
+      if (rate === undefined || stopped() || scheduled >= planned) return;
+      const wait = t0 + (scheduled * 1000) / rate - performance.now();
+      if (wait > 1) ticker = setTimeout(tick, Math.ceil(wait - 1));
+      else spin = setImmediate(tick);
+    };
+    const tick = () => {
+      fill();
+      arm();
+    };
+    const clearTicker = () => {
+      clearTimeout(ticker);
+      clearImmediate(spin);
+    };
 
     let grace: ReturnType<typeof setTimeout> | undefined;
     let stopAtDeadline: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
       if (!ending) {
         ending = true;
-        clearInterval(schedule);
+        clearTicker();
         clearTimeout(stopAtDeadline);
-        // Whatever is still in flight after the grace period is abandoned.
+        // Whatever is still in flight after the grace period is abandoned (and counted as ABORTED).
         grace = setTimeout(() => state.stop.abort(), run.graceMs);
       }
       if (state.inFlight > 0) return;
@@ -208,8 +245,14 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
     };
 
     state.stop.signal.addEventListener("abort", () => fill(), { once: true });
-    if (run.durationMs !== undefined) stopAtDeadline = setTimeout(fill, run.durationMs);
-    fill();
+    // Timers may fire a hair early by performance.now(): re-arm until the deadline has really passed.
+    const atDeadline = () => {
+      const left = deadline - performance.now();
+      if (left > 0) stopAtDeadline = setTimeout(atDeadline, left);
+      else fill();
+    };
+    if (run.durationMs !== undefined) stopAtDeadline = setTimeout(atDeadline, run.durationMs);
+    tick();
   });
 }
 
@@ -242,7 +285,7 @@ export async function runHold(run: HoldRun, dialer: Dialer): Promise<Report> {
             const now = performance.now();
             state.stats.connected((now - intended) * 1000, now);
           },
-          (error: unknown) => state.failed(error),
+          (error: unknown) => state.failed(error, "connect"),
         )
         .finally(() => {
           state.inFlight--;
@@ -263,14 +306,19 @@ export async function runHold(run: HoldRun, dialer: Dialer): Promise<Report> {
   });
 
   // Hold: wait out the period, or an interrupt.
+  const openedAt = performance.now();
   if (!state.stop.signal.aborted) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, run.durationMs);
       state.stop.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
     });
   }
+  const holdMs = performance.now() - openedAt;
   const stillHeld = held.size;
   for (const connection of held) connection.close();
   held.clear();
-  return state.finish("hold", dialer.name, { held: stillHeld, dropped });
+  const rampMs = openedAt - t0;
+  // A hold's rate is how fast it opened: over the whole run it would mostly measure the hold.
+  const rate = rampMs > 0 ? state.stats.connects / (rampMs / 1000) : 0;
+  return state.finish("hold", dialer.name, { held: stillHeld, dropped, rampMs, holdMs, rate });
 }

@@ -5,14 +5,21 @@
  * requests from elsewhere, so the file can be attached to a CI run, mailed or
  * opened offline and still show everything.
  */
-import { latencyBuckets, type LatencyBucket, type Report } from "./stats.ts";
+import { latencyBuckets, type LatencyBucket, type LatencySummary, type Report } from "./stats.ts";
 
 export interface HtmlOptions {
   title?: string;
   generatedAt?: Date;
   /** A second run (e.g. the Bun.connect one) shown side by side. */
   comparison?: Report;
+  /** The command line that made the run, shown and embedded so the page says how to repeat it. */
+  command?: string[];
+  /** The run's options as checked (e.g. JSON.parse(jobToJson(job))), shown and embedded. */
+  options?: Record<string, unknown>;
 }
+
+/** Log bins per decade: enough that a distribution spanning one decade still has a shape. */
+export const BINS_PER_DECADE = 20;
 
 /** One log-spaced histogram bin, [fromUs, toUs). */
 export interface LogBin {
@@ -70,7 +77,7 @@ const px = (n: number) => Math.round(n * 10) / 10;
  * bar heights are comparable. A bucket's count goes to the bin holding its
  * upper bound, since that is the value the HDR count was read at.
  */
-export function logBins(buckets: LatencyBucket[], perDecade = 4): LogBin[] {
+export function logBins(buckets: LatencyBucket[], perDecade = BINS_PER_DECADE): LogBin[] {
   if (buckets.length === 0) return [];
   const logs = buckets.map((b) => Math.log10(Math.max(1, b.upToUs)));
   const lo = Math.floor(Math.min(...logs) * perDecade) / perDecade;
@@ -142,7 +149,7 @@ function histogramChart(report: Report, name: string, bins: LogBin[], color: str
     body += `<rect class="bar" x="${px(x0 + 0.5)}" y="${y}" width="${px(Math.max(1, x(b.toUs) - x0 - 1))}" height="${px(BASE_Y - y)}" fill="${color}">` +
       `<title>${fmtAxisUs(b.fromUs)}–${fmtAxisUs(b.toUs)}: ${b.count}</title></rect>`;
   }
-  // Decade ticks read best; a narrow range would get at most one, so tick every bin edge then.
+  // Decade ticks read best; a narrow range would get at most one, so tick every quarter decade then.
   const perTick = hi - lo > 2 ? 1 : 1 / 4;
   for (let v = Math.ceil(lo / perTick - 1e-9) * perTick; v <= hi + 1e-9; v += perTick) body += xTick(x(10 ** v), fmtAxisUs(10 ** v));
   body += xLabel("latency (log scale)");
@@ -163,7 +170,7 @@ function timelineChart(reports: Report[], names: string[]): string {
   const len = Math.max(0, ...reports.map((r) => r.timeline.length));
   if (len === 0) return noData(label);
   const targets = [...new Set(reports.flatMap((r) => (r.targetRate !== undefined && Number.isFinite(r.targetRate) ? [r.targetRate] : [])))];
-  const scale = niceScale(Math.max(...reports.flatMap((r) => r.timeline), ...targets));
+  const scale = niceScale(Math.max(...reports.flatMap((r) => timelineRates(r).map((p) => p.perSecond)), ...targets));
   // Second i's count covers [i, i+1), so its point sits mid-second.
   const x = (s: number) => M.left + (s / len) * PLOT_W;
   let body = yAxis(scale, "connects/s");
@@ -176,13 +183,26 @@ function timelineChart(reports: Report[], names: string[]): string {
       `<text class="marker-label" x="${W - M.right}" y="${y - 4}" text-anchor="end">target ${fmt(t)}/s</text>`;
   }
   reports.forEach((r, k) => {
-    const pts = r.timeline.map((n, i) => [px(x(i + 0.5)), yPos(n, scale.max)] as const);
+    const pts = timelineRates(r).map(({ at, perSecond }) => [px(x(at)), yPos(perSecond, scale.max)] as const);
     const color = COLORS[k % COLORS.length]!;
     body += `<polyline class="series" fill="none" stroke="${color}" points="${pts.map((p) => p.join(",")).join(" ")}"/>`;
     if (len <= MAX_POINTS) for (const [cx, cy] of pts) body += `<circle class="point" cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`;
   });
   if (reports.length > 1) body += legend(names);
   return svg(label, body);
+}
+
+/**
+ * Connects per second at the middle of each second of the run. The run
+ * rarely ends on a whole second: its last, partial second is scaled to a
+ * rate over the part that ran, so it does not plunge like a cliff.
+ */
+export function timelineRates(report: Report): { at: number; perSecond: number }[] {
+  const seconds = report.durationMs / 1000;
+  return report.timeline.map((n, i) => {
+    const covered = i === report.timeline.length - 1 && seconds > i && seconds < i + 1 ? seconds - i : 1;
+    return { at: i + covered / 2, perSecond: n / covered };
+  });
 }
 
 function legend(names: string[]): string {
@@ -203,8 +223,8 @@ function table(caption: string, reports: Report[], names: string[], rows: Row[])
   return `<table><caption>${escapeHtml(caption)}</caption>${head}${body.join("")}</table>`;
 }
 
-function errorsCell(r: Report): string {
-  const entries = Object.entries(r.errors).filter(([, n]) => n > 0);
+function errorsCell(errors: Record<string, number>): string {
+  const entries = Object.entries(errors).filter(([, n]) => n > 0);
   if (entries.length === 0) return "none";
   return entries.map(([code, n]) => `${escapeHtml(code)}: ${fmt(n)}`).join("<br>");
 }
@@ -224,28 +244,50 @@ function summaryRows(reports: Report[]): Row[] {
   if (has((r) => r.targetRate)) rows.push(["targetRate", (r) => fmt(r.targetRate)]);
   if (has((r) => r.held)) rows.push(["held", (r) => fmt(r.held)]);
   if (has((r) => r.dropped)) rows.push(["dropped", (r) => fmt(r.dropped)]);
-  rows.push(["errors", errorsCell], ["interrupted", (r) => (r.interrupted ? "yes" : "no")]);
+  if (has((r) => r.rampMs)) rows.push(["rampMs", (r) => fmt(r.rampMs)], ["holdMs", (r) => fmt(r.holdMs)]);
+  rows.push(["errors", (r) => errorsCell(r.errors)]);
+  if (has((r) => r.exchangeErrors)) rows.push(["exchanges", (r) => fmt(r.exchanges)], ["exchange errors", (r) => errorsCell(r.exchangeErrors ?? {})]);
+  rows.push(["interrupted", (r) => (r.interrupted ? "yes" : "no")]);
   if (reports.some((r) => r.notes.length > 0)) {
     rows.push(["notes", (r) => (r.notes.length ? `<ul>${r.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : "—")]);
   }
   return rows;
 }
 
-const LATENCY_ROWS: Row[] = (["p50", "p90", "p99", "p999", "max", "mean"] as const).map((k) => [
-  k === "p999" ? "p99.9" : k,
-  (r) => (r.connects > 0 ? fmtLatency(r.latencyUs[k]) : "no data"),
-]);
+const latencyRows = (pick: (r: Report) => LatencySummary | undefined, count: (r: Report) => number | undefined): Row[] =>
+  (["p50", "p90", "p99", "p999", "max", "mean"] as const).map((k) => [
+    k === "p999" ? "p99.9" : k,
+    (r) => {
+      const summary = pick(r);
+      return summary && (count(r) ?? 0) > 0 ? fmtLatency(summary[k]) : "no data";
+    },
+  ]);
 
-function header(title: string, reports: Report[], names: string[], generatedAt: Date): string {
+/** Quote an argument the way a POSIX shell would need it, so the command line can be pasted back. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+function optionsTable(options: Record<string, unknown>): string {
+  const rows = Object.entries(options)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(typeof v === "string" ? v : JSON.stringify(v))}</td></tr>`);
+  return `<table><caption>Options</caption>${rows.join("")}</table>`;
+}
+
+function header(title: string, reports: Report[], names: string[], generatedAt: Date, command: string[] | undefined): string {
   const time = Number.isFinite(generatedAt.getTime()) ? generatedAt.toISOString() : "unknown";
   const items: [string, string][] = [
+    ...(command ? [["command", command.map(shellQuote).join(" ")] as [string, string]] : []),
     ["target", [...new Set(reports.map((r) => r.target))].join(" / ")],
     ["engine", names.join(" vs ")],
     ["mode", [...new Set(reports.map((r) => r.mode))].join(" / ")],
     ["generated", time],
     ["workers", reports.map((r) => fmt(r.workers)).join(" / ")],
   ];
-  const dl = items.map(([k, v]) => `<dt>${k}</dt><dd>${k === "generated" ? `<time datetime="${escapeHtml(time)}">${escapeHtml(v)}</time>` : escapeHtml(v)}</dd>`);
+  const value = (k: string, v: string) =>
+    k === "generated" ? `<time datetime="${escapeHtml(time)}">${escapeHtml(v)}</time>` : k === "command" ? `<code>${escapeHtml(v)}</code>` : escapeHtml(v);
+  const dl = items.map(([k, v]) => `<dt>${k}</dt><dd>${value(k, v)}</dd>`);
   return `<header><h1>${escapeHtml(title)}</h1><dl>${dl.join("")}</dl></header>`;
 }
 
@@ -277,18 +319,23 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   const histograms = reports.map((r, k) => {
     const bins = logBins(k === 0 ? buckets : latencyBuckets(r));
     const id = k === 0 ? "latency-histogram" : "latency-histogram-comparison";
-    return figure(id, `Latency histogram, ${names[k]}: connects per log-spaced latency bin (4 per decade), p50 and p99 marked.`,
+    return figure(id, `Latency histogram, ${names[k]}: connects per log-spaced latency bin (${BINS_PER_DECADE} per decade), p50 and p99 marked.`,
       histogramChart(r, names[k]!, bins, COLORS[k % COLORS.length]!));
   });
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}</title><style>${CSS}</style></head>
-<body>${header(title, reports, names, options.generatedAt ?? new Date())}
+<body>${header(title, reports, names, options.generatedAt ?? new Date(), options.command)}
 <main><section><h2>Summary</h2>${table("Summary", reports, names, summaryRows(reports))}</section>
-<section><h2>Latency</h2>${table("Latency", reports, names, LATENCY_ROWS)}</section>
+<section><h2>Latency</h2>${table("Connect latency", reports, names, latencyRows((r) => r.latencyUs, (r) => r.connects))}${
+    reports.some((r) => r.exchangeLatencyUs)
+      ? table("Exchange latency (connect start to the full reply)", reports, names, latencyRows((r) => r.exchangeLatencyUs, (r) => r.exchanges))
+      : ""
+  }</section>
 <section><h2>Latency histogram</h2>${histograms.join("\n")}</section>
-<section><h2>Connects per second</h2>${figure("timeline", `Connects per second over the run${reports.some((r) => r.targetRate !== undefined) ? ", dashed line at the target rate" : ""}.`, timelineChart(reports, names))}</section></main>
-<script type="application/json" id="report-data">${embeddedJson({ report, buckets, comparison: options.comparison })}</script>
+<section><h2>Connects per second</h2>${figure("timeline", `Connects per second over the run (a last partial second as its rate)${reports.some((r) => r.targetRate !== undefined) ? ", dashed line at the target rate" : ""}.`, timelineChart(reports, names))}</section>
+${options.options ? `<section><h2>Options</h2>${optionsTable(options.options)}</section>` : ""}</main>
+<script type="application/json" id="report-data">${embeddedJson({ report, buckets, comparison: options.comparison, command: options.command, options: options.options })}</script>
 </body></html>
 `;
 }

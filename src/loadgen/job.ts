@@ -1,12 +1,14 @@
 /**
  * One load-generation job from checked options to report: raise and respect
  * the fd limit, pick the dialer, split the work over worker processes, run
- * the engine. Shared by the CLI and the scripting API.
+ * the engine, and explain one-second latencies from the kernel's counters.
+ * Shared by the CLI and the scripting API.
  */
-import type { CliOptions } from "./args.ts";
-import { createDialer, type DialPlan } from "./dialer.ts";
+import { createDialer, hasExchange, type DialPlan } from "./dialer.ts";
 import { runHold, runRate, type Progress } from "./engine.ts";
+import { acceptQueueNote, counterGrowth, readTcpCounters } from "./kernel-counters.ts";
 import { FD_RESERVE, isLoopback, raiseFdLimit } from "./limits.ts";
+import type { Job } from "./options.ts";
 import type { Report } from "./stats.ts";
 import { runWorkers } from "./workers.ts";
 
@@ -35,58 +37,73 @@ function capToFdLimit(wanted: number, fdsEach: number, notes: string[]): number 
 }
 
 /**
- * Run a rate or hold job and resolve with its report.
- * `argv` is the job's own command line, handed to worker processes.
+ * Run a job (in `job.workers` processes when more than one) and resolve with
+ * its report, plus a note when its p99 reached 1 s while the kernel dropped
+ * SYNs meanwhile.
  */
-export async function runJob(options: CliOptions, argv: string[], hooks: JobHooks = {}): Promise<Report> {
-  if (options.command === "compare" || !options.target) throw new Error("runJob needs a rate or hold job with a target");
-  if (options.workers > 1 && options.workerIndex === undefined) return runWorkers(argv, options.workers, hooks);
+export async function runJob(job: Job, hooks: JobHooks = {}): Promise<Report> {
+  const before = readTcpCounters();
+  const report = job.workers > 1 ? await runWorkers(job, job.workers, hooks) : await runShare(job, 0, 1, hooks);
+  const after = before && readTcpCounters();
+  const note = after && acceptQueueNote(report.latencyUs.p99, counterGrowth(before, after));
+  if (note) {
+    report.notes.push(note);
+    hooks.onNote?.(note);
+  }
+  return report;
+}
 
-  const index = options.workerIndex ?? 0;
-  const count = options.workerIndex === undefined ? 1 : options.workers;
+/** Run worker `index`'s share (of `count`) of a job in this process. */
+export async function runShare(job: Job, index: number, count: number, hooks: JobHooks = {}): Promise<Report> {
   const notes: string[] = [];
-  const concurrency = capToFdLimit(share(options.concurrency, index, count), options.command === "hold" ? 1 : 2, notes);
+  const concurrency = capToFdLimit(share(job.concurrency, index, count), job.mode === "hold" ? 1 : 2, notes);
   const plan: DialPlan = {
-    target: options.target,
-    timeoutMs: options.timeoutMs,
-    closeWith: options.closeWith,
-    payload: options.payload,
-    expectBytes: options.expectBytes,
-    keepAlive: options.command === "hold",
+    target: job.target,
+    timeoutMs: job.timeoutMs,
+    exchangeTimeoutMs: job.exchangeTimeoutMs,
+    closeWith: job.closeWith,
+    payload: job.payload,
+    expectBytes: job.expectBytes,
+    keepAlive: job.mode === "hold",
     maxOpen: concurrency,
   };
-  const target = options.target;
+  const target = job.target;
   const loopbackV4 = "host" in target && isLoopback(target.host) && target.host !== "::1";
-  const sources = options.sources && count > 1 ? options.sources.filter((_, i) => i % count === index) : options.sources;
+  const sources = job.sources && count > 1 ? job.sources.filter((_, i) => i % count === index) : job.sources;
+  const exchange = hasExchange(plan);
   const common = {
-    label: options.label,
+    label: job.label,
     concurrency,
-    sources: sources?.length ? sources : options.sources,
+    sources: sources?.length ? sources : job.sources,
     // Only uring-connect can bind source addresses (Bun.connect cannot).
-    autoSpread: loopbackV4 && !options.sources && options.engine === "uring",
+    autoSpread: loopbackV4 && !job.sources && job.engine === "uring",
     signal: hooks.signal,
     onProgress: hooks.onProgress,
     onNote: hooks.onNote,
     notes,
+    exchange,
   };
   for (const note of notes) hooks.onNote?.(note);
 
-  const dialer = createDialer(options.engine, plan);
+  const dialer = createDialer(job.engine, plan);
   if (dialer.notice) {
     notes.push(dialer.notice);
     hooks.onNote?.(dialer.notice);
   }
+  // After the end, in-flight work may take its timeouts to finish (5 s each where there is none), then 1 s more.
+  const orDefault = (ms: number) => (ms > 0 ? ms : 5000);
+  const graceMs = orDefault(job.timeoutMs) + (exchange ? orDefault(job.exchangeTimeoutMs) : 0) + 1000;
   try {
-    if (options.command === "hold") {
-      return await runHold({ ...common, count: concurrency, rampPerSec: options.rampPerSec && options.rampPerSec / count, durationMs: options.durationMs ?? 10_000 }, dialer);
+    if (job.mode === "hold") {
+      return await runHold({ ...common, count: concurrency, rampPerSec: job.rampPerSec && job.rampPerSec / count, durationMs: job.durationMs ?? 10_000 }, dialer);
     }
     return await runRate(
       {
         ...common,
-        connections: options.connections === undefined ? undefined : share(options.connections, index, count),
-        durationMs: options.durationMs,
-        rate: options.rate === undefined ? undefined : options.rate / count,
-        graceMs: options.timeoutMs > 0 ? options.timeoutMs + 1000 : 5000,
+        connections: job.connections === undefined ? undefined : share(job.connections, index, count),
+        durationMs: job.durationMs,
+        rate: job.rate === undefined ? undefined : job.rate / count,
+        graceMs,
       },
       dialer,
     );

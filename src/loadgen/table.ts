@@ -1,6 +1,6 @@
 /** Human-readable output: the report table, the comparison, the live line. */
 import type { Progress } from "./engine.ts";
-import type { Report } from "./stats.ts";
+import type { LatencySummary, Report } from "./stats.ts";
 
 const count = (n: number) => Math.round(n).toLocaleString("en-US");
 const latency = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us} µs`);
@@ -10,16 +10,36 @@ function errorsText(errors: Record<string, number>): string {
   return entries.length ? entries.map(([code, n]) => `${code} ${count(n)}`).join(", ") : "none";
 }
 
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+function latencyText(l: LatencySummary): string {
+  return `p50 ${latency(l.p50)}  p90 ${latency(l.p90)}  p99 ${latency(l.p99)}  p99.9 ${latency(l.p999)}  max ${latency(l.max)}  mean ${latency(Math.round(l.mean))}`;
+}
+
 /** The report as a few aligned lines. */
 export function formatReport(report: Report): string {
-  const l = report.latencyUs;
-  const lines = [
-    `${report.mode} ${report.target}  (${report.engine}, concurrency ${count(report.concurrency)}, ${report.workers} worker${report.workers > 1 ? "s" : ""})`,
-    `  connects   ${count(report.connects)} in ${(report.durationMs / 1000).toFixed(2)} s = ${count(report.rate)}/s` +
-      (report.targetRate === undefined ? "" : `  (target ${count(report.targetRate)}/s)`),
-    `  errors     ${errorsText(report.errors)}`,
-    `  latency    p50 ${latency(l.p50)}  p90 ${latency(l.p90)}  p99 ${latency(l.p99)}  p99.9 ${latency(l.p999)}  max ${latency(l.max)}  mean ${latency(Math.round(l.mean))}`,
-  ];
+  const lines = [`${report.mode} ${report.target}  (${report.engine}, concurrency ${count(report.concurrency)}, ${report.workers} worker${report.workers > 1 ? "s" : ""})`];
+  if (report.mode === "hold") {
+    // A hold's connects per second over the whole run would mostly measure the hold: give the two times instead.
+    lines.push(`  connects   ${count(report.connects)} opened in ${seconds(report.rampMs ?? report.durationMs)}, held for ${seconds(report.holdMs ?? 0)}`);
+  } else {
+    lines.push(
+      `  connects   ${count(report.connects)} in ${seconds(report.durationMs)} = ${count(report.rate)}/s` +
+        (report.targetRate === undefined ? "" : `  (target ${count(report.targetRate)}/s)`),
+    );
+  }
+  if (report.exchangeErrors === undefined || report.exchangeLatencyUs === undefined) {
+    lines.push(`  errors     ${errorsText(report.errors)}`, `  latency    ${latencyText(report.latencyUs)}`);
+  } else {
+    // Each phase on its own: a refused connect and a peer that never answered need different fixes.
+    const exchanged = report.exchanges ?? 0;
+    lines.push(
+      `  errors     connect: ${errorsText(report.errors)}; exchange: ${errorsText(report.exchangeErrors)}`,
+      `  exchanges  ${count(exchanged)} completed`,
+      `  latency    connect   ${latencyText(report.latencyUs)}`,
+      `             exchange  ${exchanged > 0 ? latencyText(report.exchangeLatencyUs) : "none completed"}`,
+    );
+  }
   if (report.mode === "hold") lines.push(`  held       ${count(report.held ?? 0)} open at the end, ${count(report.dropped ?? 0)} dropped by the peer`);
   if (report.interrupted) lines.push("  stopped early (interrupted): figures cover what was done");
   for (const note of report.notes) lines.push(`  note: ${note}`);

@@ -1,15 +1,26 @@
 /**
  * --workers N: the same job in N processes (one ring each), merged into one
- * report by adding histograms. Each worker prints its report as JSON on
- * stdout and a progress line on stderr every second.
+ * report by adding histograms. Each worker (./worker.ts) reads its job as
+ * JSON on stdin (a binary payload as base64: no temp files), prints a
+ * progress line on stderr every second and its report as JSON on stdout.
  */
 import { fileURLToPath } from "node:url";
 import type { Progress } from "./engine.ts";
 import { readLines } from "./lines.ts";
+import { jobToJson, type Job } from "./options.ts";
 import { mergeReports, type Report } from "./stats.ts";
 
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
+const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 export const PROGRESS_PREFIX = "PROGRESS ";
+export const NOTE_PREFIX = "note: ";
+
+/** What a worker reads on stdin. */
+export interface WorkerInput {
+  /** jobToJson's output. */
+  job: string;
+  index: number;
+  count: number;
+}
 
 interface Hooks {
   signal?: AbortSignal;
@@ -17,36 +28,21 @@ interface Hooks {
   onNote?: (note: string) => void;
 }
 
-/** Strip the flags a worker gets from its parent. */
-function baseArgs(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--json") continue;
-    if (arg === "--html" || arg === "--worker-index") {
-      i++;
-      continue;
-    }
-    if (arg.startsWith("--html=") || arg.startsWith("--worker-index=")) continue;
-    out.push(arg);
-  }
-  return out;
-}
-
-/** Run `argv` in `count` worker processes and merge their reports. */
-export async function runWorkers(argv: string[], count: number, hooks: Hooks): Promise<Report> {
-  const args = baseArgs(argv);
+/** Run `job` in `count` worker processes and merge their reports. */
+export async function runWorkers(job: Job, count: number, hooks: Hooks): Promise<Report> {
+  const encoded = jobToJson(job);
   const latest: Progress[] = [];
   const notes = new Set<string>();
-  const workers = Array.from({ length: count }, (_, index) =>
-    Bun.spawn({
-      cmd: [process.execPath, CLI, ...args, "--json", "--worker-index", String(index)],
-      stdout: "pipe",
-      stderr: "pipe",
-    }),
-  );
+  const workers = Array.from({ length: count }, (_, index) => {
+    const worker = Bun.spawn({ cmd: [process.execPath, WORKER], stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    worker.stdin.write(JSON.stringify({ job: encoded, index, count } satisfies WorkerInput));
+    void worker.stdin.end();
+    return worker;
+  });
+  // A worker stops on any of these signals and still reports what it did.
   const onAbort = () => workers.forEach((w) => w.kill("SIGINT"));
-  hooks.signal?.addEventListener("abort", onAbort, { once: true });
+  if (hooks.signal?.aborted) onAbort();
+  else hooks.signal?.addEventListener("abort", onAbort, { once: true });
 
   const ticker = setInterval(() => {
     if (latest.length === 0) return;
@@ -63,8 +59,8 @@ export async function runWorkers(argv: string[], count: number, hooks: Hooks): P
   const watchStderr = async (index: number, stream: ReadableStream<Uint8Array>, tail: string[]) => {
     for await (const line of readLines(stream)) {
       if (line.startsWith(PROGRESS_PREFIX)) latest[index] = JSON.parse(line.slice(PROGRESS_PREFIX.length));
-      else if (line.startsWith("note: ")) {
-        if (!notes.has(line)) hooks.onNote?.(line.slice(6));
+      else if (line.startsWith(NOTE_PREFIX)) {
+        if (!notes.has(line)) hooks.onNote?.(line.slice(NOTE_PREFIX.length));
         notes.add(line);
       } else tail.push(line);
     }
