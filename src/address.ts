@@ -9,9 +9,11 @@ import { dnsError, invalidCombination, invalidRange, invalidType, invalidValue }
 /** Where to connect: a TCP host (name or literal) and port, or a unix socket path. */
 export type Target = { host: string; port: number } | { unix: string };
 
+/** Linux's address family numbers, as sockaddr's first field carries them. */
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+/** The address families uring-connect connects over. */
 export type Family = typeof AF_UNIX | typeof AF_INET | typeof AF_INET6;
 
 /** sun_path is 108 bytes including the terminating NUL. */

@@ -7,6 +7,11 @@
  *   slot table  int32  | family | addrlen | localLen | flags | timeoutMs | generation | fd | result |  x capacity
  *   addrs       uint8  | peer sockaddr [0, 128) | local sockaddr [128, 256) |                           x capacity
  *   completions int32  | slot | generation | res |                                                    x max
+ *
+ * Who writes what: JS writes a slot's family..timeoutMs (SlotPool.write) and
+ * generation (SlotPool.acquire) before a prepare, and its address region;
+ * the backend writes fd and result during the prepare, and fd = -1 when it
+ * closes a failed connect's socket; uc_reap writes the completions.
  */
 
 /** int32 words per slot in the slot table (UC_SLOT_WORDS). */

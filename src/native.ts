@@ -74,6 +74,7 @@ type Library<T extends SymbolTable> = ReturnType<typeof cc<T>>;
 export type RingSymbols = Library<typeof ringSymbols>["symbols"];
 /** native/sys.c's exports. */
 export type SysSymbols = Library<typeof sysSymbols>["symbols"];
+/** The opaque `struct uc_ring *` uc_ring_open returns; valid until uc_ring_close. */
 export type RingHandle = Pointer;
 
 const INSTALL_LIBURING =

@@ -40,7 +40,9 @@ export interface ConnectorOptions {
 
 /** The largest timeout the shim's int32 millisecond field carries (~24.8 days). */
 export const MAX_TIMEOUT_MS = 0x7fffffff;
+/** The most slots (`maxInflight`) a Connector takes. */
 export const MAX_INFLIGHT = 65536;
+/** The largest submission queue (`entries`) io_uring allows. */
 export const MAX_ENTRIES = 32768;
 
 /** The keys of ConnectOptions and ConnectorOptions; anything else is a mistake worth naming. */

@@ -26,6 +26,7 @@ export const SlotState = {
   /** In the kernel, but the owner gave up (abort, close); its completion frees it and closes any fd it connected. */
   Orphaned: 3,
 } as const;
+/** One of SlotState's values. */
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 
 const STATE_NAMES = ["free", "pending", "inFlight", "orphaned"] as const;
@@ -47,7 +48,11 @@ export interface SlotStats {
   orphaned: number;
 }
 
-/** Fixed-capacity pool of slots; `T` is what owns a busy slot (a request). */
+/**
+ * Fixed-capacity pool of slots; `T` is what owns a busy slot (a request).
+ * `table` and `addrs` are the shared memory of layout.ts, registered with
+ * the ring: they must not move or be freed while the ring is open.
+ */
 export class SlotPool<T> {
   readonly table: Int32Array;
   readonly addrs: Uint8Array;
@@ -111,18 +116,22 @@ export class SlotPool<T> {
     this.table[row + Word.timeoutMs] = timeoutMs;
   }
 
+  /** The slot's state now. */
   state(slot: number): SlotState {
     return this.states[slot] as SlotState;
   }
 
+  /** Who holds the slot; undefined while it is free. */
   owner(slot: number): T | undefined {
     return this.owners[slot];
   }
 
+  /** The slot's generation: it changes at every acquire, so a completion for an earlier use is told apart. */
   generation(slot: number): number {
     return this.table[slot * SLOT_WORDS + Word.generation]!;
   }
 
+  /** The socket the backend opened for the slot, or -1. */
   fd(slot: number): number {
     return this.table[slot * SLOT_WORDS + Word.fd]!;
   }
@@ -154,6 +163,7 @@ export class SlotPool<T> {
     return found;
   }
 
+  /** How many slots are in each state. */
   stats(): SlotStats {
     const [free, pending, inFlight, orphaned] = this.counts as [number, number, number, number];
     return { capacity: this.capacity, free, pending, inFlight, orphaned };
