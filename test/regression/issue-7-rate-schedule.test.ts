@@ -12,6 +12,7 @@
 import { describe, expect, test } from "bun:test";
 import { rate } from "../../src/loadgen/index.ts";
 import type { Report } from "../../src/loadgen/stats.ts";
+import { startLocalServer } from "../../src/loadgen/local-server.ts";
 import { runCli } from "../cli-run.ts";
 import { startChildServer } from "../harness.ts";
 
@@ -43,4 +44,12 @@ test("-n with --rate: exactly n starts", async () => {
   const r = await rate({ target: `127.0.0.1:${server.port}`, rate: 20, connections: 3 });
   expect(started(r)).toBe(3);
   expect(r.connects).toBe(3);
+});
+
+test("starts the concurrency cannot take are not silently dropped: a note counts them", async () => {
+  // One connection at a time, and each exchange waits out its 1.5 s timeout on a server that never replies.
+  await using server = await startLocalServer();
+  const r = await rate({ target: `127.0.0.1:${server.port}`, rate: 100, duration: "1s", concurrency: 1, send: "ping", expectBytes: 1, exchangeTimeout: 1500 });
+  expect(started(r)).toBe(1);
+  expect(r.notes).toContain("99 of the 100 scheduled connects never started: all 1 connections at once were busy (raise the concurrency)");
 });
