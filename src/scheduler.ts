@@ -16,6 +16,7 @@ import type { Endpoint } from "./address.ts";
 import { openBackend, type Backend, type BackendOptions, type SlotOwner } from "./backend/index.ts";
 import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts";
 import type { CheckedOptions } from "./options.ts";
+import { Fifo, IntQueue } from "./queues.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
 
 /**
@@ -67,54 +68,6 @@ class ConnectRequest implements SlotOwner {
   }
 }
 
-/** A FIFO of int32 values (slot ids or fds) in one growable buffer, handed to a backend as a view. */
-class IntQueue {
-  private buffer: Int32Array;
-  length = 0;
-
-  constructor(capacity: number) {
-    this.buffer = new Int32Array(Math.max(capacity, 16));
-  }
-
-  push(value: number): void {
-    if (this.length === this.buffer.length) {
-      const grown = new Int32Array(this.buffer.length * 2);
-      grown.set(this.buffer);
-      this.buffer = grown;
-    }
-    this.buffer[this.length++] = value;
-  }
-
-  /** The first `n` values as a view, valid until the queue changes. */
-  head(n = this.length): Int32Array {
-    return this.buffer.subarray(0, n);
-  }
-
-  /** Remove the first `n` values; the rest keep their order. */
-  drop(n: number): void {
-    this.buffer.copyWithin(0, n, this.length);
-    this.length -= n;
-  }
-
-  /** Keep only the values `keep` accepts, in order. */
-  retain(keep: (value: number) => boolean): void {
-    let kept = 0;
-    for (let i = 0; i < this.length; i++) {
-      const value = this.buffer[i]!;
-      if (keep(value)) this.buffer[kept++] = value;
-    }
-    this.length = kept;
-  }
-
-  /** Hand the backend what it takes of the queue; returns how many it took. */
-  feed(prepare: (values: Int32Array) => number): number {
-    if (this.length === 0) return 0;
-    const taken = prepare(this.head());
-    this.drop(taken);
-    return taken;
-  }
-}
-
 /**
  * Runs connects on one backend: FIFO admission to a fixed pool of slots,
  * one flush per tick, reaping, settling each request exactly once, and
@@ -124,8 +77,8 @@ export class Scheduler {
   private readonly pool: SlotPool<ConnectRequest>;
   /** The backend the slots' connects run on. */
   readonly backend: Backend;
-  private readonly waiting: (ConnectRequest | undefined)[] = [];
-  private waitingHead = 0;
+  /** Requests waiting for a free slot, oldest first. */
+  private readonly waiting = new Fifo<ConnectRequest>();
   /** Pending slots, in order, to prepare in the next flush. */
   private readonly staged: IntQueue;
   /** In-flight slots whose callers gave up, to cancel in the next flush. */
@@ -192,7 +145,7 @@ export class Scheduler {
   stats(): ConnectorStats {
     return {
       ...this.pool.stats(),
-      waiting: this.waiting.length - this.waitingHead,
+      waiting: this.waiting.length,
       closing: this.resetCloses.length + this.plainCloses.length + this.backend.closing(),
     };
   }
@@ -206,17 +159,15 @@ export class Scheduler {
     if (this.isClosed) return;
     this.isClosed = true;
     const error = new ConnectorClosedError();
-    for (let i = this.waitingHead; i < this.waiting.length; i++) this.reject(this.waiting[i]!, error);
-    this.waiting.length = 0;
-    this.waitingHead = 0;
-    this.staged.length = 0;
-    this.cancels.length = 0;
+    for (const request of this.waiting.drain()) this.reject(request, error);
+    this.staged.clear();
+    this.cancels.clear();
     for (const slot of this.pool.slotsIn(SlotState.Pending)) this.release(slot, error);
     // No flush comes after this one: the closes of this tick happen now.
     this.backend.closeNow(this.resetCloses.head(), true);
     this.backend.closeNow(this.plainCloses.head(), false);
-    this.resetCloses.length = 0;
-    this.plainCloses.length = 0;
+    this.resetCloses.clear();
+    this.plainCloses.clear();
     const inKernel = [...this.pool.slotsIn(SlotState.InFlight), ...this.pool.slotsIn(SlotState.Orphaned)];
     this.backend.shutdown(inKernel);
     for (const slot of inKernel) this.release(slot, error);
@@ -225,7 +176,7 @@ export class Scheduler {
 
   /** Stage the request if a slot is free and nobody is ahead of it; else wait (FIFO). */
   private enqueue(request: ConnectRequest): void {
-    if (this.waitingHead === this.waiting.length && this.stage(request)) return;
+    if (this.waiting.length === 0 && this.stage(request)) return;
     this.waiting.push(request);
     this.holdLoop();
   }
@@ -243,17 +194,9 @@ export class Scheduler {
 
   /** Move waiting requests into free slots, oldest first; those settled while waiting are dropped. */
   private pump(): void {
-    while (this.waitingHead < this.waiting.length) {
-      const request = this.waiting[this.waitingHead]!;
+    for (let request = this.waiting.peek(); request; request = this.waiting.peek()) {
       if (!request.done && !this.stage(request)) break;
-      this.waiting[this.waitingHead++] = undefined;
-    }
-    if (this.waitingHead === this.waiting.length) {
-      this.waiting.length = 0;
-      this.waitingHead = 0;
-    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.waitingHead);
-      this.waitingHead = 0;
+      this.waiting.shift();
     }
   }
 
@@ -445,7 +388,7 @@ export class Scheduler {
 
   /** Hold the event loop open exactly while anything is queued or in the kernel. */
   private holdLoop(): void {
-    const active = !this.isClosed && (this.pool.busy > 0 || this.waiting.length > this.waitingHead);
+    const active = !this.isClosed && (this.pool.busy > 0 || this.waiting.length > 0);
     if (active === this.keepAliveRefd) return;
     this.keepAliveRefd = active;
     if (active) this.keepAlive.ref();
