@@ -83,7 +83,7 @@ type OptionKey = keyof RateOptions | keyof HoldOptions;
 export type Spelling = (key: OptionKey) => string;
 
 /** The scripting API names options by their keys. */
-export const API_SPELLING: Spelling = (key) => key;
+const API_SPELLING: Spelling = (key) => key;
 
 const COMMON_KEYS = ["target", "concurrency", "duration", "timeout", "close", "source", "workers", "engine", "signal", "onProgress"] as const;
 const ONLY: Record<"rate" | "hold", readonly OptionKey[]> = {
@@ -93,7 +93,7 @@ const ONLY: Record<"rate" | "hold", readonly OptionKey[]> = {
 const MAX_WORKERS = 64;
 
 /** Parse `host:port`, `[v6]:port` or `unix:/path`; throws TypeError. */
-export function parseTargetText(text: string): Target {
+function parseTargetText(text: string): Target {
   if (text.startsWith("unix:")) {
     const path = text.slice(5);
     if (!path) throw new TypeError(`malformed target ${JSON.stringify(text)}: unix: needs a path`);
@@ -108,7 +108,7 @@ export function parseTargetText(text: string): Target {
 }
 
 /** A target as a user would write it on the command line. */
-export function targetLabel(target: Target): string {
+function targetLabel(target: Target): string {
   if ("unix" in target) return `unix:${target.unix}`;
   return target.host.includes(":") ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
 }

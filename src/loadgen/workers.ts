@@ -11,7 +11,9 @@ import { jobToJson, type Job } from "./options.ts";
 import { mergeReports, type Report } from "./stats.ts";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
+/** A worker's stderr line carrying a Progress as JSON. */
 export const PROGRESS_PREFIX = "PROGRESS ";
+/** A worker's stderr line carrying a note for the user. */
 export const NOTE_PREFIX = "note: ";
 
 /** What a worker reads on stdin. */
