@@ -54,10 +54,11 @@ export const SYN_RETRY_US = 1_000_000;
 export function acceptQueueNote(p99Us: number, growth: TcpCounters): string | undefined {
   if (p99Us < SYN_RETRY_US || (growth.listenOverflows <= 0 && growth.retransSegs <= 0)) return undefined;
   const p99 = `p99 ${(p99Us / 1e6).toFixed(2)} s`;
+  // The counters cover every socket of this network namespace, not just this run's: say what they show, and what most likely happened.
   const evidence =
     growth.listenOverflows > 0
-      ? `the kernel counted ${growth.listenOverflows} listen-queue overflows (and ${growth.retransSegs} retransmitted segments) during the run: the target's accept queue overflowed`
-      : `the kernel retransmitted ${growth.retransSegs} segments during the run: the target's accept queue probably overflowed`;
+      ? `during the run the kernel counted ${growth.listenOverflows} listen-queue overflows (and ${growth.retransSegs} retransmitted segments): the target's accept queue most likely overflowed`
+      : `during the run the kernel retransmitted ${growth.retransSegs} segments: the target's accept queue may have overflowed`;
   return (
     `${p99}: ${evidence}, so SYNs were dropped and resent after 1 s (then 3 s, 7 s...). ` +
     "On the target, raise the listen backlog (the listen() argument), net.core.somaxconn and net.ipv4.tcp_max_syn_backlog, or open fewer connections at once"
