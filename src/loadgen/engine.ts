@@ -150,6 +150,16 @@ class RunState {
   }
 }
 
+/**
+ * Open loop: how early a start may leave. Bun's timers count whole
+ * milliseconds and fire up to ~1 ms late, and lateness would count in every
+ * latency; so each wake-up launches the starts due within the next
+ * millisecond. The rate and the count stay exact; each start leaves within
+ * 1 ms of its schedule, and no CPU is spent waiting (a busy-wait for the
+ * exact moment cost a whole core from 1,000 starts/s up).
+ */
+const OPEN_LOOP_LEAD_MS = 1;
+
 /** Run the rate engine to its end (count, duration or signal) and report. */
 export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
   const state = new RunState(run, dialer);
@@ -167,7 +177,10 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
   let ending = false;
 
   return new Promise<Report>((resolve) => {
-    const launch = (intended: number) => {
+    const launch = (scheduledAt: number) => {
+      // Latency counts from the schedule when a start is late (stalls are not hidden),
+      // from the real start when it left early (see OPEN_LOOP_LEAD_MS).
+      const intended = Math.min(scheduledAt, performance.now());
       issued++;
       state.inFlight++;
       dialer.cycle(state.picker?.pick(), (error, establishedAt, exchangedAt) => {
@@ -197,7 +210,7 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
         if (stopped() || now >= deadline || issued >= total) end();
         return;
       }
-      if (!stopped()) schedule(now, rate);
+      if (!stopped()) schedule(now + OPEN_LOOP_LEAD_MS, rate);
       while (!stopped() && state.inFlight < concurrency && head < backlog.length) launch(backlog[head++]!);
       if (head > 4096 && head * 2 > backlog.length) backlog.splice(0, head), (head = 0);
       // A timed open-loop run lasts its whole duration, even once its last start is out.
@@ -208,26 +221,18 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
       }
     };
 
-    // Open loop: wake for the next scheduled start. Bun's timers count whole milliseconds
-    // and fire up to ~1 ms late, which would count in every latency: aim 1 ms short, then
-    // wait out the rest on the event loop (setImmediate lets I/O run meanwhile). Starts leave
-    // within ~0.1 ms of their schedule; the price is a busy JS thread in that last millisecond.
+    // Open loop: wake for the next scheduled start, early by the lead (timers fire late).
     let ticker: ReturnType<typeof setTimeout> | undefined;
-    let spin: ReturnType<typeof setImmediate> | undefined;
     const arm = () => {
       if (rate === undefined || stopped() || scheduled >= planned) return;
-      const wait = t0 + (scheduled * 1000) / rate - performance.now();
-      if (wait > 1) ticker = setTimeout(tick, Math.ceil(wait - 1));
-      else spin = setImmediate(tick);
+      const wait = t0 + (scheduled * 1000) / rate - OPEN_LOOP_LEAD_MS - performance.now();
+      ticker = setTimeout(tick, Math.max(0, Math.ceil(wait)));
     };
     const tick = () => {
       fill();
       arm();
     };
-    const clearTicker = () => {
-      clearTimeout(ticker);
-      clearImmediate(spin);
-    };
+    const clearTicker = () => clearTimeout(ticker);
 
     let grace: ReturnType<typeof setTimeout> | undefined;
     let stopAtDeadline: ReturnType<typeof setTimeout> | undefined;
