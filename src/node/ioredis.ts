@@ -23,11 +23,13 @@ export interface IoredisConnectionOptions {
 }
 
 /**
- * A class for ioredis' `Connector` option. Its instances are typed `any`:
- * ioredis types the option as its own AbstractConnector, whose private
- * member no class from another package can match.
+ * A class for ioredis' `Connector` option, constructed with ioredis' options
+ * (IoredisConnectionOptions; typed `unknown`, as ioredis declares them).
+ * Its instances are typed `any`: ioredis types the option as its own
+ * AbstractConnector, whose private member no class from another package
+ * can match.
  */
-export type IoredisConnectorClass = new (redisOptions: IoredisConnectionOptions) => any;
+export type IoredisConnectorClass = new (redisOptions: unknown) => any;
 
 /** ioredis' default for how long disconnect() waits for the stream to end before destroying it. */
 const DEFAULT_DISCONNECT_TIMEOUT_MS = 2000;
@@ -52,7 +54,8 @@ export function ioredisConnector(options?: NodeConnectOptions): IoredisConnector
     private readonly target: { unix: string } | { host: string; port: number };
     private readonly disconnectTimeout: number;
 
-    constructor(redisOptions: IoredisConnectionOptions) {
+    constructor(options: unknown) {
+      const redisOptions = options as IoredisConnectionOptions;
       if (redisOptions.tls) throw invalidCombination("ioredisConnector does not do TLS: remove the tls option or use ioredis' own connector");
       this.target = redisOptions.path ? { unix: redisOptions.path } : { host: redisOptions.host ?? "localhost", port: redisOptions.port ?? 6379 };
       this.disconnectTimeout = redisOptions.disconnectTimeout ?? DEFAULT_DISCONNECT_TIMEOUT_MS;
