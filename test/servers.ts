@@ -43,9 +43,9 @@ function postgresBinary(name: "initdb" | "postgres"): string | undefined {
 
 /** The binaries each server needs, and how to install them on Debian/Ubuntu (scripts/run does it for `test`). */
 const REQUIREMENTS = {
-  redis: { binaries: () => [which("redis-server")], install: "apt-get install redis-server" },
-  postgres: { binaries: () => [postgresBinary("initdb"), postgresBinary("postgres")], install: "apt-get install postgresql" },
-  mariadb: { binaries: () => [which("mariadb-install-db"), which("mariadbd")], install: "apt-get install mariadb-server" },
+  redis: { name: "redis-server", binaries: () => [which("redis-server")], install: "apt-get install redis-server" },
+  postgres: { name: "PostgreSQL (initdb, postgres)", binaries: () => [postgresBinary("initdb"), postgresBinary("postgres")], install: "apt-get install postgresql" },
+  mariadb: { name: "MariaDB (mariadb-install-db, mariadbd)", binaries: () => [which("mariadb-install-db"), which("mariadbd")], install: "apt-get install mariadb-server" },
 } as const;
 
 export type ServerKind = keyof typeof REQUIREMENTS;
@@ -55,9 +55,9 @@ export type ServerKind = keyof typeof REQUIREMENTS;
  * binary, or no setpriv to drop root), or undefined when it can.
  */
 export function serverMissing(kind: ServerKind): string | undefined {
-  const { binaries, install } = REQUIREMENTS[kind];
-  if (binaries().some((path) => path === undefined)) return `${kind} server not installed: ${install}`;
-  if (isRoot && !which("setpriv")) return `${kind} server needs setpriv (util-linux) to run as its own user when the tests run as root`;
+  const { name, binaries, install } = REQUIREMENTS[kind];
+  if (binaries().some((path) => path === undefined)) return `${name} not installed: ${install}`;
+  if (isRoot && !which("setpriv")) return `${name} needs setpriv (util-linux: apt-get install util-linux) to run as its own user when the tests run as root`;
   return undefined;
 }
 

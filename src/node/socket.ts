@@ -6,6 +6,7 @@
  */
 import net from "node:net";
 import { parseTarget, type Target } from "../address.ts";
+import type { Connector } from "../connector.ts";
 import { invalidCombination } from "../errors.ts";
 import { checkConnectOptions, type ConnectOptions } from "../options.ts";
 import { adoptNetSocket } from "./adopt-net.ts";
@@ -86,7 +87,10 @@ class UringSocket extends net.Socket {
    * `connect(port, host?, listener?)`, `connect(path, listener?)` or
    * `connect({ port, host?, path?, localAddress?, noDelay?, keepAlive? }, listener?)`.
    * Other node:net connect options (family, lookup, localPort...) are not used.
-   * Throws for a second call: a UringSocket connects once.
+   *
+   * Throws TypeError/RangeError for a bad target or option, or a second call
+   * (a UringSocket connects once), and NativeUnavailableError when the
+   * shared Connector cannot start; a failed connect is an 'error' event.
    */
   override connect(...args: unknown[]): this {
     if (this.#started) throw invalidCombination("connect() was already called on this socket; make a new one with createConnection()");
@@ -94,17 +98,17 @@ class UringSocket extends net.Socket {
     parseTarget(call.target, "options");
     const options = call.localAddress === undefined ? this.#options.connect : { ...this.#options.connect, localAddress: call.localAddress };
     checkConnectOptions(options);
+    const connector = this.#options.connector();
     this.#started = true;
     if (call.listener) this.once("connect", call.listener);
     // As node:net does: remembered by the socket and applied once connected.
     if (call.noDelay !== undefined) this.setNoDelay(call.noDelay);
     if (call.keepAlive) this.setKeepAlive(call.keepAlive.enable, call.keepAlive.initialDelay);
-    this.#start(call.target, options);
+    this.#start(connector, call.target, options);
     return this;
   }
 
-  #start(target: Target, options: ConnectOptions): void {
-    const connector = this.#options.connector();
+  #start(connector: Connector, target: Target, options: ConnectOptions): void {
     const cancel = new AbortController();
     this.#cancel = cancel;
     const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;

@@ -6,7 +6,7 @@ import { ioredisConnector } from "../../src/node/index.ts";
 import { expectClean, fdCount } from "../harness.ts";
 import { refusingPort } from "../fixtures/sockets.ts";
 import { skipWithout, startRedis, type RedisServer } from "../servers.ts";
-import { hangingTarget } from "./support.ts";
+import { CountingConnector, hangingTarget } from "./support.ts";
 
 let server: RedisServer;
 let connector: Connector;
@@ -100,6 +100,16 @@ describe.skipIf(skipWithout("redis"))("ioredis", () => {
     await redis.connect().catch(() => {});
     expect(await error).toMatchObject({ code: "ETIMEDOUT", message: "connect ETIMEDOUT" });
     await expectClean(connector, baseline);
+  });
+
+  test("disconnect() right after connect() wins: connect() rejects and nothing is connected", async () => {
+    const counting = new CountingConnector();
+    const redis = new Redis({ host: "127.0.0.1", port: server.port, lazyConnect: true, retryStrategy: () => null, Connector: ioredisConnector({ connector: counting }) });
+    const connecting = redis.connect();
+    redis.disconnect();
+    await expect(connecting).rejects.toThrow("Connection is closed.");
+    expect(counting.connects).toBe(0);
+    counting.close();
   });
 
   test("ioredis' tls option is refused with a TypeError, as the Connector does no TLS", () => {
