@@ -71,14 +71,6 @@ export function skipWithout(kind: ServerKind): boolean {
   return missing !== undefined;
 }
 
-/** A free loopback port, as the kernel picks one (these servers cannot take port 0 and report theirs). */
-async function freePort(): Promise<number> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const { port } = listener;
-  listener.stop(true);
-  return port;
-}
-
 /** A temporary directory, owned by `user` when the tests run as root. */
 function serverDir(user: string | undefined): string {
   const dir = mkdtempSync(join(tmpdir(), "uc-server-"));
@@ -110,39 +102,60 @@ async function runSetup(cmd: string[], user: string | undefined): Promise<void> 
 }
 
 interface ServerProcess {
+  port: number;
   /** Signal it and wait for it to exit (SIGKILL past the hang guard). */
   stop(): Promise<void>;
 }
 
-/**
- * Start `cmd` and wait for `ready` on its `stream` (the server's own word
- * that it accepts connections). Throws with the output's tail when the
- * server exits first or never says it.
- */
-async function startProcess(options: {
-  cmd: string[];
+interface ServerCommand {
+  /** The command line for a server on `port`. */
+  cmd: (port: number) => string[];
   user: string | undefined;
+  /** Where the server says it is ready, and how. */
   stream: "stdout" | "stderr";
   ready: RegExp;
   stopSignal: NodeJS.Signals;
-}): Promise<ServerProcess> {
-  const proc = Bun.spawn({ cmd: asServer(options.cmd, options.user), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+}
+
+/**
+ * Start a server on a free loopback port and wait for its own word that it
+ * accepts connections. These servers cannot take port 0 and report theirs,
+ * so the kernel picks a port for a moment; when another process takes it
+ * before the server binds it, a new port is tried (a few times).
+ */
+async function startServerProcess(command: ServerCommand): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const { port } = listener;
+    listener.stop(true);
+    try {
+      return await startOnPort(command, port);
+    } catch (error) {
+      if (attempt === 3 || !/in use/i.test(String(error))) throw error;
+    }
+  }
+}
+
+/** Throws with the output's tail when the server exits before it is ready or never says it is. */
+async function startOnPort(command: ServerCommand, port: number): Promise<ServerProcess> {
+  const cmd = command.cmd(port);
+  const proc = Bun.spawn({ cmd: asServer(cmd, command.user), stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const tail: string[] = [];
   const remember = (line: string) => {
     tail.push(line);
     if (tail.length > 15) tail.shift();
   };
   // The other stream is drained so a chatty server never blocks on a full pipe.
-  const other = options.stream === "stdout" ? proc.stderr : proc.stdout;
+  const other = command.stream === "stdout" ? proc.stderr : proc.stdout;
   void (async () => {
     for await (const line of readLines(other)) remember(line);
   })();
-  const lines = readLines(options.stream === "stdout" ? proc.stdout : proc.stderr);
+  const lines = readLines(command.stream === "stdout" ? proc.stdout : proc.stderr);
   const guard = setTimeout(() => proc.kill("SIGKILL"), HANG_GUARD_MS);
   let ready = false;
   for await (const line of lines) {
     remember(line);
-    if (options.ready.test(line)) {
+    if (command.ready.test(line)) {
       ready = true;
       break;
     }
@@ -151,20 +164,39 @@ async function startProcess(options: {
   if (!ready) {
     proc.kill("SIGKILL");
     const code = await proc.exited;
-    throw new Error(`${options.cmd[0]} did not start (exit ${code}):\n${tail.join("\n")}`);
+    throw new Error(`${cmd[0]} did not start (exit ${code}):\n${tail.join("\n")}`);
   }
   // Keep draining: the server goes on logging.
   void (async () => {
     for await (const line of lines) remember(line);
   })();
   return {
+    port,
     async stop() {
-      proc.kill(options.stopSignal);
+      proc.kill(command.stopSignal);
       const guard = setTimeout(() => proc.kill("SIGKILL"), HANG_GUARD_MS);
       await proc.exited;
       clearTimeout(guard);
     },
   };
+}
+
+/** Start a server whose files live in `dir`; `dir` is removed when it stops, or when it fails to start. */
+async function serverIn<T extends object>(dir: string, start: () => Promise<{ server: ServerProcess; info: T }>): Promise<T & { port: number } & AsyncDisposable> {
+  try {
+    const { server, info } = await start();
+    return {
+      ...info,
+      port: server.port,
+      async [Symbol.asyncDispose]() {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export interface RedisServer extends AsyncDisposable {
@@ -175,26 +207,18 @@ export interface RedisServer extends AsyncDisposable {
  * redis-server on 127.0.0.1, no persistence. Protected mode is off: it lets
  * in 127.0.0.1 only, and the tests connect from other loopback addresses.
  */
-export async function startRedis(): Promise<RedisServer> {
+export function startRedis(): Promise<RedisServer> {
   const dir = serverDir(undefined);
-  const port = await freePort();
-  const server = await startProcess({
-    cmd: [which("redis-server")!, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no"],
-    user: undefined,
-    stream: "stdout",
-    ready: /Ready to accept connections/,
-    stopSignal: "SIGTERM",
-  }).catch((error) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  });
-  return {
-    port,
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return serverIn(dir, async () => ({
+    info: {},
+    server: await startServerProcess({
+      cmd: (port) => [which("redis-server")!, "--port", String(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--dir", dir, "--save", "", "--appendonly", "no"],
+      user: undefined,
+      stream: "stdout",
+      ready: /Ready to accept connections/,
+      stopSignal: "SIGTERM",
+    }),
+  }));
 }
 
 export interface PostgresServer extends AsyncDisposable {
@@ -210,17 +234,16 @@ export interface PostgresServer extends AsyncDisposable {
  * bound to any loopback address get in) and a unix socket, in a fresh
  * cluster; no fsync, small buffers.
  */
-export async function startPostgres(): Promise<PostgresServer> {
+export function startPostgres(): Promise<PostgresServer> {
   const user = isRoot ? "postgres" : undefined;
   const dir = serverDir(user);
   const data = join(dir, "data");
-  try {
+  return serverIn(dir, async () => {
     await runSetup([postgresBinary("initdb")!, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "--no-instructions", "-E", "UTF8"], user);
     // initdb trusts 127.0.0.1/32 only; the tests bind other loopback addresses.
     writeFileSync(join(data, "pg_hba.conf"), "local all all trust\nhost all all 127.0.0.0/8 trust\n");
-    const port = await freePort();
-    const server = await startProcess({
-      cmd: [
+    const server = await startServerProcess({
+      cmd: (port) => [
         postgresBinary("postgres")!,
         ...["-D", data, "-k", dir, "-p", String(port)],
         ...["-c", "listen_addresses=127.0.0.1", "-c", "shared_buffers=16MB", "-c", "max_connections=30"],
@@ -232,19 +255,8 @@ export async function startPostgres(): Promise<PostgresServer> {
       // Fast shutdown: disconnect clients and exit (SIGTERM would wait for them).
       stopSignal: "SIGINT",
     });
-    return {
-      port,
-      socketDir: dir,
-      user: "postgres",
-      async [Symbol.asyncDispose]() {
-        await server.stop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    return { server, info: { socketDir: dir, user: "postgres" } };
+  });
 }
 
 export interface MariadbServer extends AsyncDisposable {
@@ -255,20 +267,19 @@ export interface MariadbServer extends AsyncDisposable {
 }
 
 /** MariaDB on 127.0.0.1 and a unix socket, in a fresh data directory; no binary log, small buffer pool. */
-export async function startMariadb(): Promise<MariadbServer> {
+export function startMariadb(): Promise<MariadbServer> {
   const user = isRoot ? "mysql" : undefined;
   const dir = serverDir(user);
   const data = join(dir, "data");
   const socketPath = join(dir, "mysqld.sock");
-  try {
+  return serverIn(dir, async () => {
     await runSetup([which("mariadb-install-db")!, "--no-defaults", `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"], user);
-    // The loopback user the tests log in as, created at every start (the data directory is new each time).
+    // The loopback user the tests log in as, created at start (the data directory is new each time).
     const init = join(dir, "init.sql");
     writeFileSync(init, "CREATE USER IF NOT EXISTS 'uc'@'127.0.0.0/255.0.0.0';\nGRANT ALL ON *.* TO 'uc'@'127.0.0.0/255.0.0.0';\n");
     if (isRoot && user) chownToUser(init, user);
-    const port = await freePort();
-    const server = await startProcess({
-      cmd: [
+    const server = await startServerProcess({
+      cmd: (port) => [
         which("mariadbd")!,
         ...["--no-defaults", `--datadir=${data}`, `--socket=${socketPath}`, `--pid-file=${join(dir, "mariadbd.pid")}`],
         ...[`--port=${port}`, "--bind-address=127.0.0.1", "--skip-name-resolve", `--init-file=${init}`],
@@ -279,17 +290,6 @@ export async function startMariadb(): Promise<MariadbServer> {
       ready: /ready for connections/,
       stopSignal: "SIGTERM",
     });
-    return {
-      port,
-      socketPath,
-      user: "uc",
-      async [Symbol.asyncDispose]() {
-        await server.stop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    return { server, info: { socketPath, user: "uc" } };
+  });
 }
