@@ -128,6 +128,15 @@ export class Connector {
     return this.scheduler.stats();
   }
 
+  /**
+   * Fds handed to `closeFd` whose close has not completed (queued, or in a
+   * kernel worker): `stats().closing` without building the snapshot, for
+   * callers that check it per connect.
+   */
+  get closing(): number {
+    return this.scheduler.closing;
+  }
+
   /** "io_uring", or "bun" when the Bun.connect fallback is in use (see fallbackReason). */
   get backend(): BackendKind {
     return this.scheduler.backend.kind;

@@ -143,11 +143,12 @@ export class Scheduler {
   }
 
   stats(): ConnectorStats {
-    return {
-      ...this.pool.stats(),
-      waiting: this.waiting.length,
-      closing: this.resetCloses.length + this.plainCloses.length + this.backend.closing(),
-    };
+    return { ...this.pool.stats(), waiting: this.waiting.length, closing: this.closing };
+  }
+
+  /** Fds whose close has not completed: queued here, or in the backend. */
+  get closing(): number {
+    return this.resetCloses.length + this.plainCloses.length + this.backend.closing();
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Socket, SocketHandler } from "bun";
 import type { Target } from "../address.ts";
 import { Connector } from "../connector.ts";
 import type { ConnectOptions } from "../options.ts";
+import { closeNow } from "./limits.ts";
 
 export type EngineName = "uring-connect" | "Bun.connect";
 
@@ -205,7 +206,7 @@ export class UringDialer implements Dialer {
       // The hot path: the fd goes straight into the next batch of closes.
       this.connector.connectFd(plan.target, options).then((fd) => {
         const at = performance.now();
-        this.connector.closeFd(fd, { reset: this.reset });
+        this.closeConnected(fd);
         done(undefined, at);
       }, done);
       return;
@@ -214,6 +215,16 @@ export class UringDialer implements Dialer {
       const at = performance.now();
       this.exchanges.run(socket, plan).then((exchangedAt) => done(undefined, at, exchangedAt), (error) => done(error, at));
     }, done);
+  }
+
+  /**
+   * Closes go to kernel workers in batches, and a busy machine can leave them
+   * behind, each still holding an fd: the run's fd budget allows `maxOpen`
+   * closes in progress, and past that a close happens here and now.
+   */
+  private closeConnected(fd: number): void {
+    if (this.connector.closing < this.plan.maxOpen) this.connector.closeFd(fd, { reset: this.reset });
+    else closeNow(fd, this.reset);
   }
 
   async hold(localAddress: string | undefined, dropped: () => void): Promise<HeldConnection> {

@@ -17,6 +17,11 @@ export function raiseFdLimit(): { soft: number; hard: number } {
   return { soft: out[0]!, hard: out[1]! };
 }
 
+/** Close `fd` here and now (with RST when `reset`), not through a ring. */
+export function closeNow(fd: number, reset: boolean): void {
+  sysNative().uc_close_now(ptr(Int32Array.of(fd)), 1, reset ? 1 : 0);
+}
+
 /** Parse `A-B` (IPv4, inclusive) into the list of addresses, or throw naming the flag. */
 export function parseSourceRange(text: string, flag = "--source"): string[] {
   const [from, to, extra] = text.split("-");
