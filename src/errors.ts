@@ -13,6 +13,7 @@
  *   AdoptUnsupportedError    "ERR_ADOPT_UNSUPPORTED"
  *   RingError                "ERR_RING_FAILED"
  *   invalidType/invalidRange TypeError/RangeError, "ERR_INVALID_ARG_TYPE"/"ERR_OUT_OF_RANGE"
+ *   runStopped, exchangeFailed the load generator's: "ABORTED"; the exchange's code
  */
 
 /** Linux x86-64 errno numbers, their codes (as libuv names them) and text. */
@@ -366,12 +367,28 @@ export function unknownOption(field: string, nearest: string | undefined, known:
   return withCode(new TypeError(`${field} is not a known option; ${hint}`), "ERR_INVALID_ARG_VALUE");
 }
 
+/**
+ * The load generator's: a connect or exchange abandoned because the run
+ * stopped (code ABORTED, the report's tally key for them).
+ */
+export function runStopped(): Error & { code: "ABORTED" } {
+  return withCode(new Error("aborted: the run stopped"), "ABORTED" as const);
+}
+
+/**
+ * The load generator's: an exchange on an established connection failed;
+ * `code` is ETIMEDOUT, EOF (the peer's FIN came before the reply), ECONNRESET…
+ */
+export function exchangeFailed(code: string): Error & { code: string } {
+  return withCode(new Error(`exchange failed: ${code}`), code);
+}
+
 /** A broken invariant of this library, never bad input (code ERR_INTERNAL_ASSERTION, as Node names its own). */
 export function internalError(message: string): Error {
   return withCode(new Error(`uring-connect internal error: ${message}`), "ERR_INTERNAL_ASSERTION");
 }
 
-function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+function withCode<E extends Error, C extends string>(error: E, code: C): E & { code: C } {
   return Object.assign(error, { code });
 }
 

@@ -8,7 +8,14 @@ import type { Socket, SocketHandler } from "bun";
 import type { Target } from "../address.ts";
 import { Connector } from "../connector.ts";
 import type { ConnectOptions } from "../options.ts";
+import { ConnectError, Errno, exchangeFailed, runStopped } from "../errors.ts";
 import { closeNow } from "./limits.ts";
+
+/** Bun.connect has no connect timeout: ours fails the same way the Connector's does. */
+const timedOut = (target: Target) =>
+  "unix" in target
+    ? new ConnectError({ errno: Errno.ETIMEDOUT, address: target.unix })
+    : new ConnectError({ errno: Errno.ETIMEDOUT, address: target.host, port: target.port });
 
 export type EngineName = "uring-connect" | "Bun.connect";
 
@@ -65,13 +72,8 @@ export interface Dialer {
   close(): void;
 }
 
-/** The error every abandoned connect or exchange rejects with. */
-export const aborted = () => Object.assign(new Error("aborted"), { code: "ABORTED" });
-
 /** Whether connections of this plan exchange data before closing. */
 export const hasExchange = (plan: DialPlan): boolean => plan.payload !== undefined || plan.expectBytes > 0;
-
-const exchangeError = (code: string) => Object.assign(new Error(`exchange failed: ${code}`), { code });
 
 /**
  * Exchanges in progress, so abortAll can end them. A Set, not a listener per
@@ -91,7 +93,7 @@ class Exchanges {
   run(socket: Socket<Conn>, plan: DialPlan): Promise<number> {
     if (this.stopped) {
       shut(socket, "rst");
-      return Promise.reject(aborted());
+      return Promise.reject(runStopped());
     }
     return new Promise<number>((resolve, reject) => {
       const conn = socket.data;
@@ -105,7 +107,7 @@ class Exchanges {
         this.active.delete(socket);
         // A failed exchange always resets: nothing more is owed to the peer.
         shut(socket, code ? "rst" : plan.closeWith);
-        if (code) reject(exchangeError(code));
+        if (code) reject(exchangeFailed(code));
         else resolve(at);
       };
       writeSome(socket);
@@ -257,7 +259,7 @@ export class BunDialer implements Dialer {
   private stopped = false;
 
   private async open(conn: Conn): Promise<Socket<Conn>> {
-    if (this.stopped) throw aborted();
+    if (this.stopped) throw runStopped();
     const target = this.plan.target;
     const pending =
       "unix" in target
@@ -269,7 +271,7 @@ export class BunDialer implements Dialer {
     const stop = new Promise<never>((_, reject) => {
       giveUp = reject;
       const { timeoutMs } = this.plan;
-      if (timeoutMs > 0) timer = setTimeout(() => reject(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" })), timeoutMs);
+      if (timeoutMs > 0) timer = setTimeout(() => reject(timedOut(target)), timeoutMs);
     });
     this.opening.add(giveUp!);
     try {
@@ -303,7 +305,7 @@ export class BunDialer implements Dialer {
 
   abortAll(): void {
     this.stopped = true;
-    for (const giveUp of [...this.opening]) giveUp(aborted());
+    for (const giveUp of [...this.opening]) giveUp(runStopped());
     this.exchanges.abortAll();
   }
 
