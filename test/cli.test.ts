@@ -4,6 +4,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import type { Report } from "../src/loadgen/stats.ts";
+import { runProcess } from "../tools/process.ts";
 import { CLI, runCli as cli } from "./cli-run.ts";
 import { startChildServer, startServer, tempDir, waitForAsync } from "./harness.ts";
 import { refusingPort } from "./fixtures/sockets.ts";
@@ -272,12 +273,7 @@ describe("limits", () => {
 describe("without io_uring", () => {
   test("rate falls back to Bun's sockets with a warning, and still reports", async () => {
     await using server = await startChildServer();
-    const proc = Bun.spawn({
-      cmd: [process.execPath, "--preload", join(import.meta.dir, "fixtures", "deny-io-uring.ts"), CLI, "rate", `127.0.0.1:${server.port}`, "-n", "500", "-c", "50", "--json"],
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    const { stdout, stderr, code } = await runProcess([process.execPath, "--preload", join(import.meta.dir, "fixtures", "deny-io-uring.ts"), CLI, "rate", `127.0.0.1:${server.port}`, "-n", "500", "-c", "50", "--json"]);
     expect(code).toBe(0);
     expect(stderr).toMatch(/^note: io_uring unavailable, connecting through Bun's sockets instead: uring-connect cannot start: io_uring_setup was denied/);
     const r = JSON.parse(stdout) as Report;
@@ -291,9 +287,7 @@ describe("terminal and limits", () => {
     await using server = await startChildServer();
     // util-linux `script` gives the command a pseudo-terminal, as a user's shell would.
     const command = `${process.execPath} ${CLI} rate 127.0.0.1:${server.port} -d 2500ms -c 50`;
-    const proc = Bun.spawn({ cmd: ["script", "-qec", command, "/dev/null"], stdout: "pipe", stderr: "pipe" });
-    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-    const run = { stdout, code };
+    const run = await runProcess(["script", "-qec", command, "/dev/null"]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/\r\x1b\[Kelapsed 1s {2}now [\d,]+\/s {2}established [\d,]+ {2}in flight \d+ {2}errors 0/);
     expect(run.stdout).toMatch(/rate 127\.0\.0\.1:\d+ {2}\(uring-connect, concurrency 50, 1 worker\)/);

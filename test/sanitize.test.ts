@@ -5,6 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
+import { runProcess } from "../tools/process.ts";
 
 const script = fileURLToPath(new URL("./native/sanitize.sh", import.meta.url));
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -18,18 +19,7 @@ test.skipIf(noGcc || nested)(
     ? "connector suite under ASan + UBSan (skipped: gcc not found)"
     : "connector suite under ASan + UBSan: passes with no sanitizer report",
   async () => {
-    const proc = Bun.spawn({
-      cmd: ["bash", script],
-      cwd: root,
-      env: { ...process.env, BUN: process.execPath },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
+    const { stdout, stderr, code } = await runProcess(["bash", script], { cwd: root, env: { BUN: process.execPath }, timeoutMs: 110_000 });
     const output = stdout + stderr;
     if (code !== 0) console.error(output);
     expect(code).toBe(0);

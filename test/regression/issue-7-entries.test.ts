@@ -14,6 +14,7 @@ import type { Report } from "../../src/loadgen/index.ts";
 import { storm } from "../../src/testing.ts";
 import { expectClean, fdCount, startChildServer, startServer, waitFor, waitForAsync } from "../harness.ts";
 import { blackholeListener, refusingPort } from "../fixtures/sockets.ts";
+import { runCli } from "../cli-run.ts";
 
 /** Far beyond any loaded machine's connect time: only a hang reaches it. */
 const HANG_GUARD_MS = 20_000;
@@ -141,16 +142,8 @@ describe("the load generator at concurrency 1 (its ring sized by its concurrency
 
   test("uring-connect rate -c 1 -n 50 finishes", async () => {
     await using server = await startChildServer();
-    const cli = join(import.meta.dir, "..", "..", "src", "cli.ts");
-    const proc = Bun.spawn({
-      cmd: [process.execPath, cli, "rate", `127.0.0.1:${server.port}`, "-c", "1", "-n", "50", "--close", "fin", "--json"],
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const guard = setTimeout(() => proc.kill(), HANG_GUARD_MS);
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    clearTimeout(guard);
-    expect(stderr).toBe("");
+    const { stdout, stderr, code } = await runCli(["rate", `127.0.0.1:${server.port}`, "-c", "1", "-n", "50", "--close", "fin", "--json"], { timeoutMs: HANG_GUARD_MS });
+    expect(stderr.split("\n").filter((line) => line && !line.startsWith("note: "))).toEqual([]);
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as Report;
     expect(report.connects).toBe(50);

@@ -6,12 +6,10 @@
  * its own (test/fixtures/hide-liburing.ts); the server runs here.
  */
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import type { Report } from "../../src/loadgen/stats.ts";
 import { runFixture, startServer, waitFor } from "../harness.ts";
 import { canUnshare, withoutLiburing, type LiburingHidden } from "../fixtures/hide-liburing.ts";
-
-const CLI = join(import.meta.dir, "..", "..", "src", "cli.ts");
+import { runCli } from "../cli-run.ts";
 
 /** What test/fixtures/fallback-connect.ts reports. */
 interface Connected {
@@ -54,15 +52,8 @@ describe.each(["missing", "unusable"] as const)("liburing.h %s", (how) => {
   /** Run `uring-connect rate` against `server` in the namespace; resolves with its exit and output. */
   async function rate(port: number, engineArgs: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     await using namespace = withoutLiburing(how);
-    const proc = Bun.spawn({
-      cmd: [...namespace.prefix, process.execPath, CLI, "rate", `127.0.0.1:${port}`, ...engineArgs, "-n", "20", "--json"],
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const timer = setTimeout(() => proc.kill(), 30_000);
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    clearTimeout(timer);
-    return { code, stdout, stderr };
+    const { code, stdout, stderr } = await runCli(["rate", `127.0.0.1:${port}`, ...engineArgs, "-n", "20", "--json"], { prefix: namespace.prefix, timeoutMs: 30_000 });
+    return { code: code ?? -1, stdout, stderr };
   }
 
   test.skipIf(!canUnshare)("the CLI's rate --engine bun prints a report", async () => {
