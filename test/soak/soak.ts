@@ -91,6 +91,14 @@ const STALL_MS = 30_000;
 const CLOSE_GUARD_MS = 30_000;
 
 const fdCount = () => readdirSync("/proc/self/fd").length;
+/**
+ * Resident memory after a full collection: garbage not yet collected is not
+ * a leak, and without the collection the figure swung by ±30 MB run to run.
+ */
+const settledRssMB = () => {
+  Bun.gc(true);
+  return rssMB();
+};
 const rssMB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]) / 1024;
 
 type Cause = "accept" | "refuse" | "timeout" | "reset" | "abortBefore" | "abortInFlight" | "abortRace";
@@ -221,7 +229,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           connector = new Connector({ maxInflight: 4096 });
         }
         // RSS is compared from halfway on (or 50,000 in), once pools and JIT have warmed up.
-        if (started === Math.min(Math.ceil(options.ops / 2), 50_000)) rssWarm = rssMB();
+        if (started === Math.min(Math.ceil(options.ops / 2), 50_000)) rssWarm = settledRssMB();
         if (started % 10_000 === 0) options.onProgress?.(started);
         void launch(id).then(fill);
       }
@@ -246,7 +254,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     } catch {}
     leakedKinds[kind] = (leakedKinds[kind] ?? 0) + 1;
   }
-  const rssGrowthMB = rssMB() - (rssWarm || rssMB());
+  const rssGrowthMB = settledRssMB() - (rssWarm || settledRssMB());
   closeConnector(connector);
   connectorsClosed--; // the last one closed with nothing in flight
   const settlements = ledger.tally();
