@@ -189,3 +189,20 @@ export async function runFixture(
   });
   return { ...run, killed: run.signal !== null };
 }
+
+/**
+ * `promise`, or a clear failure naming `what` if it has not settled within
+ * `hangGuardMs`: a hang guard, far beyond any loaded machine's run, so that a
+ * hang says what hung instead of hitting the test's timeout.
+ */
+export async function settles<T>(promise: Promise<T>, what: string, hangGuardMs = 30_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle in ${hangGuardMs} ms`)), hangGuardMs);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -12,25 +12,13 @@ import { Connector, ConnectError, type ConnectOptions, type ConnectorStats } fro
 import { MIN_RING_ENTRIES } from "../../src/backend/uring.ts";
 import type { Report } from "../../src/loadgen/index.ts";
 import { storm } from "../../src/testing.ts";
-import { expectClean, fdCount, startChildServer, startServer, waitFor, waitForAsync } from "../harness.ts";
+import { expectClean, fdCount, startChildServer, startServer, waitFor, settles, waitForAsync } from "../harness.ts";
 import { blackholeListener, refusingPort } from "../fixtures/sockets.ts";
 import { runCli } from "../cli-run.ts";
 
 /** Far beyond any loaded machine's connect time: only a hang reaches it. */
 const HANG_GUARD_MS = 20_000;
 
-/** `promise`, or a clear failure naming `what` if it has not settled by the hang guard. */
-async function settles<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle in ${HANG_GUARD_MS} ms`)), HANG_GUARD_MS);
-  });
-  try {
-    return await Promise.race([promise, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A Connector of `entries`, its fd count and stats once open, closed on dispose. */
 function openConnector(entries: number): Disposable & { connector: Connector; fds: number; stats: ConnectorStats } {

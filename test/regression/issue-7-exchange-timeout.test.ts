@@ -12,22 +12,11 @@ import { startLocalServer } from "../../src/loadgen/local-server.ts";
 import type { Report } from "../../src/loadgen/stats.ts";
 import { storm } from "../../src/testing.ts";
 import { runCli } from "../cli-run.ts";
-import { startChildServer } from "../harness.ts";
+import { settles, startChildServer } from "../harness.ts";
 
 /** Far beyond any loaded machine's run: only a hang reaches it. */
 const HANG_GUARD_MS = 30_000;
 
-async function settles<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle in ${HANG_GUARD_MS} ms`)), HANG_GUARD_MS);
-  });
-  try {
-    return await Promise.race([promise, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A Bun server that treats every connection's first data the same way; stopped on dispose. */
 function listen(onData: (socket: Socket<undefined>) => void): Disposable & { port: number } {
