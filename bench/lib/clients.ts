@@ -2,6 +2,7 @@
 import path from "node:path";
 import type { ClientReport } from "../clients/common.mjs";
 import { ensureBuilt, REF } from "./build.ts";
+import { C_BEST, cVariantArgs } from "./c-variants.ts";
 import { FatalError } from "./errors.ts";
 import type { ClientId, Options } from "./options.ts";
 import { BENCH, BUN } from "./paths.ts";
@@ -9,7 +10,8 @@ import { failureReason, lastJsonLine, run, tail } from "./process.ts";
 import { HOST } from "./server.ts";
 
 export interface ClientSpec {
-  id: ClientId;
+  /** A ClientId for the rate clients; other sections name their own. */
+  id: string;
   label: string;
   cmd: string[];
 }
@@ -25,7 +27,8 @@ export async function prepareClients(opts: Options, notes: string[]): Promise<Cl
 
   const node = Bun.which("node");
   const all: Record<ClientId, () => Promise<ClientSpec | string>> = {
-    uring: async () => ({ id: "uring", label: "uring-connect", cmd: [BUN, path.join(BENCH, "clients/uring.ts")] }),
+    uring: async () => ({ id: "uring", label: "uring connectFd", cmd: [BUN, path.join(BENCH, "clients/uring.ts")] }),
+    "uring-socket": async () => ({ id: "uring-socket", label: "uring connect()", cmd: [BUN, path.join(BENCH, "clients/uring-socket.ts")] }),
     bun: async () => ({ id: "bun", label: "Bun.connect", cmd: [BUN, path.join(BENCH, "clients/bun-connect.ts")] }),
     loadgen: async () => ({ id: "loadgen", label: "uring-connect rate", cmd: [BUN, path.join(BENCH, "clients/loadgen.ts")] }),
     "loadgen-bun": async () => ({
@@ -48,6 +51,13 @@ export async function prepareClients(opts: Options, notes: string[]): Promise<Cl
       return problem
         ? `C reference (async close) skipped: ${problem}`
         : { id: "c-async", label: "C, async close", cmd: [REF.out, "--close", "async"] };
+    },
+    // The best combination of the C reference's techniques on this machine (c-variants.ts).
+    "c-best": async () => {
+      const problem = await ensureBuilt(REF, gcc);
+      return problem
+        ? `C reference (best) skipped: ${problem}`
+        : { id: "c-best", label: "C best", cmd: [REF.out, ...cVariantArgs(C_BEST)] };
     },
   };
   const specs: ClientSpec[] = [];

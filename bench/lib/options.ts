@@ -1,10 +1,10 @@
 /** Command-line flags, the usage text and the --quick defaults. */
 import { UsageError } from "./errors.ts";
 
-export type ClientId = "uring" | "bun" | "node" | "c" | "c-async" | "loadgen" | "loadgen-bun";
-const CLIENT_IDS: readonly ClientId[] = ["uring", "bun", "node", "c", "c-async", "loadgen", "loadgen-bun"];
+export type ClientId = "uring" | "uring-socket" | "bun" | "node" | "c" | "c-async" | "c-best" | "loadgen" | "loadgen-bun";
+const CLIENT_IDS: readonly ClientId[] = ["uring", "uring-socket", "bun", "node", "c", "c-async", "c-best", "loadgen", "loadgen-bun"];
 /** Run unless --clients names them: the load generator's own rows. */
-const DEFAULT_CLIENTS: readonly ClientId[] = ["uring", "bun", "node", "c", "c-async"];
+const DEFAULT_CLIENTS: readonly ClientId[] = ["uring", "uring-socket", "bun", "node", "c", "c-async", "c-best"];
 
 export interface Options {
   connections: number;
@@ -13,12 +13,23 @@ export interface Options {
   clients: ClientId[];
   /** Connections per run of the concurrency-1 latency measurement. */
   latencyConnections: number;
+  /** The storm the event-loop responsiveness is measured during. */
+  stormConnections: number;
+  stormConcurrency: number;
+  /** Connects the JS heap allocation per connect is measured over (collector off: memory grows with it). */
+  allocConnections: number;
+  /** Connects the RSS and live-object growth are measured over. */
+  retainConnections: number;
+  /** Also run every C reference variant (socket creation × ring setup), to see which techniques pay. */
+  cVariants: boolean;
   quick: boolean;
   json: boolean;
 }
 
 export const USAGE = `usage: bun bench/connect-rate.ts [--connections N] [--reps R] [--concurrency 100,1000,10000]
-                                [--clients uring,bun,node,c,c-async,loadgen,loadgen-bun] [--quick] [--json]`;
+                                [--clients ${CLIENT_IDS.join(",")}]
+                                [--storm-connections N] [--storm-concurrency C] [--alloc-connections N]
+                                [--retain-connections N] [--c-variants] [--quick] [--json]`;
 
 function positiveInt(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -42,6 +53,11 @@ export function parseOptions(argv: string[]): Options {
     concurrency: quick ? [100, 1000] : [100, 1000, 10000],
     clients: [...DEFAULT_CLIENTS],
     latencyConnections: quick ? 1000 : 2000,
+    stormConnections: 20_000,
+    stormConcurrency: 2000,
+    allocConnections: quick ? 10_000 : 100_000,
+    retainConnections: quick ? 20_000 : 1_000_000,
+    cVariants: false,
     quick,
     json: false,
   };
@@ -64,6 +80,21 @@ export function parseOptions(argv: string[]): Options {
         break;
       case "--clients":
         opts.clients = parseClients(argv[++i]);
+        break;
+      case "--storm-connections":
+        opts.stormConnections = positiveInt(flag, argv[++i]);
+        break;
+      case "--storm-concurrency":
+        opts.stormConcurrency = positiveInt(flag, argv[++i]);
+        break;
+      case "--alloc-connections":
+        opts.allocConnections = positiveInt(flag, argv[++i]);
+        break;
+      case "--retain-connections":
+        opts.retainConnections = positiveInt(flag, argv[++i]);
+        break;
+      case "--c-variants":
+        opts.cVariants = true;
         break;
       case "--help":
       case "-h":

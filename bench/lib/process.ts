@@ -30,9 +30,9 @@ export function killAll(): void {
   live.clear();
 }
 
-/** Run a command to completion in the repo root, tracked by killAll, killed after `timeoutMs`. */
-export function run(cmd: string[], timeoutMs = CLIENT_TIMEOUT_MS): Promise<Finished> {
-  return runProcess(cmd, { cwd: ROOT, timeoutMs, onSpawn: track });
+/** Run a command to completion in the repo root, tracked by killAll, killed after `timeoutMs`; `env` adds variables. */
+export function run(cmd: string[], timeoutMs = CLIENT_TIMEOUT_MS, env?: Record<string, string>): Promise<Finished> {
+  return runProcess(cmd, { cwd: ROOT, timeoutMs, onSpawn: track, env });
 }
 
 export function tail(text: string, lines = 5): string {

@@ -1,9 +1,12 @@
 /** Interleaved runs of every client over a list of scenarios, summarized into one table of rows per scenario. */
+import { counterGrowth, readTcpCounters, type TcpCounters } from "../../src/loadgen/kernel-counters.ts";
 import type { ClientReport } from "../clients/common.mjs";
 import { runClient, type ClientSpec, type Scenario } from "./clients.ts";
-import type { ClientId } from "./options.ts";
 import { IDLE_WAIT_MS, type BenchServer } from "./server.ts";
 import { rowsFor, type Row } from "./stats.ts";
+
+/** A client's report, with what the kernel's TCP counters grew by during its run (undefined: /proc/net unreadable). */
+export type RunReport = ClientReport & { kernel: TcpCounters | undefined };
 
 export interface Failure {
   client: string;
@@ -14,8 +17,8 @@ export interface Failure {
   stderrTail: string;
 }
 
-/** Reports per scenario index, then per client. */
-type Results = Map<number, Map<ClientId, ClientReport[]>>;
+/** Reports per scenario index, then per client id. */
+export type Results = Map<number, Map<string, RunReport[]>>;
 
 export interface Runner {
   server: BenchServer;
@@ -35,9 +38,18 @@ function rotate<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
+/** One run of one client, with the kernel's counters read around it. */
+async function measuredRun(spec: ClientSpec, port: number, sc: Scenario): Promise<RunReport | { reason: string; stderrTail: string }> {
+  const before = readTcpCounters();
+  const outcome = await runClient(spec, port, sc);
+  const after = readTcpCounters();
+  if ("reason" in outcome) return outcome;
+  return { ...outcome, kernel: before && after ? counterGrowth(before, after) : undefined };
+}
+
 /** Run every client once per scenario per rep, interleaved, rotating who goes first each rep. */
-async function runSeries(r: Runner, title: string, scenarios: Scenario[], reps: number): Promise<Results> {
-  const results: Results = new Map(scenarios.map((_, i) => [i, new Map(r.clients.map((c) => [c.id, [] as ClientReport[]]))]));
+export async function runSeries(r: Runner, title: string, scenarios: Scenario[], reps: number): Promise<Results> {
+  const results: Results = new Map(scenarios.map((_, i) => [i, new Map(r.clients.map((c) => [c.id, [] as RunReport[]]))]));
   for (let rep = 0; rep < reps; rep++) {
     const order = rotate(r.clients, rep);
     for (const [i, sc] of scenarios.entries()) {
@@ -46,7 +58,7 @@ async function runSeries(r: Runner, title: string, scenarios: Scenario[], reps: 
         // One client's half-closed leftovers must not load the next client's run.
         const open = await r.server.waitIdle();
         if (open !== 0) r.notes.push(`server still had ${open < 0 ? "unknown" : open} open connections after ${IDLE_WAIT_MS / 1000} s before ${spec.label} (${title}, concurrency ${sc.concurrency}, rep ${rep + 1})`);
-        const outcome = await runClient(spec, r.server.port, sc);
+        const outcome = await measuredRun(spec, r.server.port, sc);
         if ("reason" in outcome) r.failures.push({ client: spec.label, ...sc, rep: rep + 1, ...outcome });
         else results.get(i)!.get(spec.id)!.push(outcome);
       }
