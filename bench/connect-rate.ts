@@ -6,7 +6,7 @@
  *
  *   bun bench/connect-rate.ts [--connections N] [--reps R] [--concurrency 100,1000,10000]
  *     [--clients uring,uring-socket,bun,node,c,c-async,c-best,loadgen,loadgen-bun]
- *     [--storm-connections N] [--storm-concurrency C] [--alloc-connections N]
+ *     [--storm-connections N] [--storm-concurrency C] [--storm-reps R] [--alloc-connections N]
  *     [--retain-connections N] [--c-variants] [--quick] [--json]
  *
  * Every client runs as its own process so no runtime shares a heap, event
@@ -63,8 +63,8 @@ function printQuickNote(opts: Options, p: Printer): void {
   if (!opts.quick) return;
   p.line(
     p.warn(
-      `  quick     reduced for CI: ${plural(opts.reps, "rep")}, memory over ${plural(opts.allocConnections, "connect")} / ${plural(opts.retainConnections, "connect")} ` +
-        "(full run: 3 reps, 100,000 / 1,000,000); the figures are a smoke test, not a measurement",
+      `  quick     reduced for CI: ${plural(opts.reps, "rep")}, ${plural(opts.stormReps, "storm")}, memory over ${plural(opts.allocConnections, "connect")} / ` +
+        `${plural(opts.retainConnections, "connect")} (full run: 3 reps, 5 storms, 100,000 / 1,000,000); the figures are a smoke test, not a measurement`,
     ),
   );
 }
@@ -113,9 +113,9 @@ async function main(): Promise<void> {
     printFailures(failures.slice(failedBefore), p);
 
     failedBefore = failures.length;
-    const storm = await measureStorm(runner, { concurrency: opts.stormConcurrency, connections: opts.stormConnections }, opts.reps);
+    const storm = await measureStorm(runner, { concurrency: opts.stormConcurrency, connections: opts.stormConnections }, opts.stormReps);
     progress("");
-    printStorm(storm, opts.reps, p);
+    printStorm(storm, opts.stormReps, p);
     printFailures(failures.slice(failedBefore), p);
 
     progress("memory per connect");

@@ -16,6 +16,8 @@ export interface Options {
   /** The storm the event-loop responsiveness is measured during. */
   stormConnections: number;
   stormConcurrency: number;
+  /** Storms are short (~1 s each), so their ratios swing more than the rate tables': more reps than --reps. */
+  stormReps: number;
   /** Connects the JS heap allocation per connect is measured over (collector off: memory grows with it). */
   allocConnections: number;
   /** Connects the RSS and live-object growth are measured over. */
@@ -28,7 +30,7 @@ export interface Options {
 
 export const USAGE = `usage: bun bench/connect-rate.ts [--connections N] [--reps R] [--concurrency 100,1000,10000]
                                 [--clients ${CLIENT_IDS.join(",")}]
-                                [--storm-connections N] [--storm-concurrency C] [--alloc-connections N]
+                                [--storm-connections N] [--storm-concurrency C] [--storm-reps R] [--alloc-connections N]
                                 [--retain-connections N] [--c-variants] [--quick] [--json]`;
 
 function positiveInt(flag: string, value: string | undefined): number {
@@ -55,6 +57,7 @@ export function parseOptions(argv: string[]): Options {
     latencyConnections: quick ? 1000 : 2000,
     stormConnections: 20_000,
     stormConcurrency: 2000,
+    stormReps: quick ? 1 : 5,
     allocConnections: quick ? 10_000 : 100_000,
     retainConnections: quick ? 20_000 : 1_000_000,
     cVariants: false,
@@ -86,6 +89,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case "--storm-concurrency":
         opts.stormConcurrency = positiveInt(flag, argv[++i]);
+        break;
+      case "--storm-reps":
+        opts.stormReps = positiveInt(flag, argv[++i]);
         break;
       case "--alloc-connections":
         opts.allocConnections = positiveInt(flag, argv[++i]);
