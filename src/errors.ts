@@ -2,13 +2,16 @@
  * Every error uring-connect makes, shaped like Node's, each with a `code`
  * to match on: `ConnectError` for a failed connect (its code from the
  * errno table below), `ConnectorClosedError`, `NativeUnavailableError`,
- * `AdoptUnsupportedError`, `RingError`, DNS failures, and the
+ * `AdoptUnsupportedError`, `RingError`, the Pool's three, DNS failures, and the
  * TypeError/RangeError builders for bad input.
  *
  *   class / builder          code
  *   ConnectError             the errno's: "ECONNREFUSED", "ETIMEDOUT", ...
  *   dnsError                 the resolver's: "ENOTFOUND", "EAI_AGAIN", ...
  *   ConnectorClosedError     "ERR_CONNECTOR_CLOSED"
+ *   PoolClosedError          "ERR_POOL_CLOSED"
+ *   PoolAcquireTimeoutError  "ETIMEDOUT" (the acquire's, not a connect's)
+ *   PoolQueueFullError       "ERR_POOL_QUEUE_FULL"
  *   NativeUnavailableError   "ERR_NATIVE_UNAVAILABLE"
  *   AdoptUnsupportedError    "ERR_ADOPT_UNSUPPORTED"
  *   RingError                "ERR_RING_FAILED"
@@ -237,6 +240,40 @@ export class ConnectorClosedError extends Error {
   readonly code = "ERR_CONNECTOR_CLOSED";
   constructor() {
     super("the Connector was closed before this connect completed");
+  }
+}
+
+/** What a Pool gives for an acquire or ready() it was closed with, and for any call after close(). */
+export class PoolClosedError extends Error {
+  override name = "PoolClosedError";
+  readonly code = "ERR_POOL_CLOSED";
+  constructor() {
+    super("the Pool was closed");
+  }
+}
+
+/**
+ * An acquire that waited `acquireTimeout` ms without getting a connection.
+ * Its code is ETIMEDOUT, as a connect timeout's is, so code matching on
+ * timeouts keeps working; the class, the `syscall` ("acquire") and the
+ * message say it was the wait for a pooled connection, not a connect.
+ */
+export class PoolAcquireTimeoutError extends Error {
+  override name = "PoolAcquireTimeoutError";
+  readonly code = "ETIMEDOUT";
+  readonly errno = Errno.ETIMEDOUT;
+  readonly syscall = "acquire" as const;
+  constructor(readonly timeout: number) {
+    super(`acquire ETIMEDOUT: no pooled connection became free within ${timeout} ms (acquireTimeout)`);
+  }
+}
+
+/** An acquire refused at once because `maxWaiting` acquires were already waiting. */
+export class PoolQueueFullError extends Error {
+  override name = "PoolQueueFullError";
+  readonly code = "ERR_POOL_QUEUE_FULL";
+  constructor(readonly maxWaiting: number) {
+    super(`the Pool already has ${maxWaiting} acquires waiting (maxWaiting)`);
   }
 }
 

@@ -8,11 +8,22 @@ import type { ConnectOptions } from "./options.ts";
 
 export { Connector, type ConnectOutcome, type SocketConnectOptions } from "./connector.ts";
 export type { ConnectorStats } from "./scheduler.ts";
-export { AdoptUnsupportedError, ConnectError, ConnectorClosedError, errnoCode, NativeUnavailableError } from "./errors.ts";
+export {
+  AdoptUnsupportedError,
+  ConnectError,
+  ConnectorClosedError,
+  errnoCode,
+  NativeUnavailableError,
+  PoolAcquireTimeoutError,
+  PoolClosedError,
+  PoolQueueFullError,
+} from "./errors.ts";
 export type { Target } from "./address.ts";
 export type { ConnectOptions, ConnectorOptions } from "./options.ts";
 export type { SlotStats } from "./slots.ts";
 export type { RingInfo } from "./backend/index.ts";
+export { Pool, type AcquireOptions, type PoolHandle, type PoolStats, type SocketAcquireOptions } from "./pool/pool.ts";
+export type { PoolOptions } from "./pool/options.ts";
 
 let shared: Connector | undefined;
 
