@@ -8,7 +8,7 @@
  * exactly once and free their slots for the next waiting requests.
  *
  *   connect ─> waiting (FIFO) ─> staged slot ─┐
- *   abort ───> cancel of an in-flight slot ───┼─ flush: prepare all, submit once ─> kernel
+ *   cancel ──> cancel of an in-flight slot ───┼─ flush: prepare all, submit once ─> kernel
  *   closeFd ─> close (reset or plain) ────────┘                                       │
  *   settle once <─ reap (slot, generation, res) <─ wake-up, or right after submit <────┘
  */
@@ -42,8 +42,11 @@ export interface ConnectorStats extends SlotStats {
   closing: number;
 }
 
-/** One caller's connect, from hand-off to settlement; it owns its slot while it holds one. */
-class ConnectRequest implements SlotOwner {
+/**
+ * One connect, from hand-off to settlement; it owns its slot while it holds
+ * one. `start` returns it, so its starter can `cancel` it.
+ */
+export class ConnectRequest implements SlotOwner {
   /** Which endpoint is being tried; the next is tried when one fails. */
   attempt = 0;
   /** The slot it holds, or -1 while it waits for one. */
@@ -122,14 +125,42 @@ export class Scheduler {
    */
   connect(endpoints: readonly Endpoint[], options: CheckedOptions): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      const request = new ConnectRequest(endpoints, options, resolve, reject);
-      const signal = options.signal;
-      if (signal) {
-        request.onAbort = () => this.abort(request);
-        signal.addEventListener("abort", request.onAbort, { once: true });
-      }
-      this.enqueue(request);
+      this.start(endpoints, options, resolve, reject);
     });
+  }
+
+  /**
+   * Start a connect as `connect` does, settling through callbacks instead
+   * of a promise: exactly one of them is called, once, never before this
+   * returns. Returns the request, for `cancel`.
+   */
+  start(endpoints: readonly Endpoint[], options: CheckedOptions, resolve: (fd: number) => void, reject: (error: unknown) => void): ConnectRequest {
+    const request = new ConnectRequest(endpoints, options, resolve, reject);
+    const signal = options.signal;
+    if (signal) {
+      request.onAbort = () => this.cancel(request, signal.reason);
+      signal.addEventListener("abort", request.onAbort, { once: true });
+    }
+    this.enqueue(request);
+    return request;
+  }
+
+  /**
+   * Give up on a started request: it rejects with `reason` now, and its
+   * connect is cancelled through the ring (a socket that connects anyway is
+   * closed when its completion arrives). Nothing happens once it has settled.
+   */
+  cancel(request: ConnectRequest, reason: unknown): void {
+    if (request.done) return;
+    this.reject(request, reason);
+    const slot = request.slot;
+    if (slot < 0 || this.pool.owner(slot) !== request) return; // waiting: pump skips it
+    if (this.pool.state(slot) === SlotState.InFlight) {
+      this.pool.move(slot, SlotState.Orphaned);
+      this.cancels.push(slot);
+      this.queueFlush();
+    }
+    // Pending: the next flush frees the slot without opening anything.
   }
 
   /** Close `fd` in the next flush, or here and now once closed. */
@@ -323,7 +354,7 @@ export class Scheduler {
       return;
     }
     if (state !== SlotState.InFlight) return;
-    // In flight means its request has not settled: abort and close take the
+    // In flight means its request has not settled: cancel and close take the
     // slot out of InFlight in the same step as they settle the request.
     const request = this.pool.owner(slot)!;
     if (res >= 0) {
@@ -349,20 +380,6 @@ export class Scheduler {
     }
     const endpoint = request.peer;
     this.reject(request, new ConnectError({ errno, address: endpoint.address, port: endpoint.port }));
-  }
-
-  /** The caller's signal fired: settle now, and make sure the slot's socket is closed. */
-  private abort(request: ConnectRequest): void {
-    if (request.done) return;
-    this.reject(request, request.options.signal!.reason);
-    const slot = request.slot;
-    if (slot < 0 || this.pool.owner(slot) !== request) return; // waiting: pump skips it
-    if (this.pool.state(slot) === SlotState.InFlight) {
-      this.pool.move(slot, SlotState.Orphaned);
-      this.cancels.push(slot);
-      this.queueFlush();
-    }
-    // Pending: the next flush frees the slot without opening anything.
   }
 
   /** Reject a request that holds `slot` and free the slot (close only). */
