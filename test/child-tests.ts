@@ -27,11 +27,12 @@ export interface ChildTestRun extends Finished {
 
 /**
  * `bun test <files>` in a child (from the repo root) with only the tests whose
- * full name matches `select`, under `env` and with `preload` scripts.
+ * full name matches `select`, under `env`, with `preload` scripts and behind
+ * `prefix` (e.g. an `unshare` line).
  */
 export async function runTestsInChild(
   files: string[],
-  options: { select: RegExp; env?: Record<string, string>; preload?: string[] },
+  options: { select: RegExp; env?: Record<string, string>; preload?: string[]; prefix?: string[] },
 ): Promise<ChildTestRun> {
   await using dir = tempDir();
   const report = join(dir.path, "junit.xml");
@@ -39,7 +40,7 @@ export async function runTestsInChild(
   for (const script of options.preload ?? []) cmd.push("--preload", script);
   cmd.push("--test-name-pattern", options.select.source, ...files);
   // The hang guard stays below the caller's own per-test timeout, so a hang still shows the child's output.
-  const run = await runProcess(cmd, { cwd: ROOT, env: options.env, timeoutMs: 50_000 });
+  const run = await runProcess(cmd, { cwd: ROOT, env: options.env, prefix: options.prefix, timeoutMs: 50_000 });
   let xml = "";
   try {
     xml = readFileSync(report, "utf8");

@@ -50,11 +50,12 @@ export interface TestServer extends AsyncDisposable {
 }
 
 /**
- * A node:net server on `host` (or a unix `path`) that holds each connection
- * until the peer closes it, echoing data when `echo`. Its backlog is
- * raised to somaxconn, so storms measure the connector, not a full accept queue.
+ * A node:net server on `host` and `port` (default: a free one) or a unix
+ * `path` that holds each connection until the peer closes it, echoing data
+ * when `echo`. Its backlog is raised to somaxconn, so storms measure the
+ * connector, not a full accept queue.
  */
-export async function startServer(options: { host?: string; path?: string; echo?: boolean } = {}): Promise<TestServer> {
+export async function startServer(options: { host?: string; port?: number; path?: string; echo?: boolean } = {}): Promise<TestServer> {
   let accepted = 0;
   const peers: string[] = [];
   const sockets = new Set<net.Socket>();
@@ -69,7 +70,7 @@ export async function startServer(options: { host?: string; path?: string; echo?
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     if (options.path) server.listen({ path: options.path }, resolve);
-    else server.listen({ host: options.host ?? "127.0.0.1", port: 0 }, resolve);
+    else server.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 }, resolve);
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;

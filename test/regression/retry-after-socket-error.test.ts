@@ -11,6 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runFixture, tempDir } from "../harness.ts";
 import { canUnshare } from "../fixtures/hide-liburing.ts";
+import { inNamespace } from "../fixtures/namespace.ts";
 
 /** A TEST-NET-1 address (RFC 5737): no interface has it, so bind() fails with EADDRNOTAVAIL. */
 const UNBINDABLE = "192.0.2.1";
@@ -20,8 +21,7 @@ test.skipIf(!canUnshare)("every address is tried after a socket fails to open, a
   const hosts = join(dir.path, "hosts");
   writeFileSync(hosts, "127.0.0.1 localhost\n127.0.0.1 two.test\n127.0.0.3 two.test\n");
   // A mount namespace of the child's own, where /etc/hosts is the file above.
-  const prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", hosts];
-  const run = await runFixture("unbindable-name.ts", { prefix, args: ["two.test", UNBINDABLE], timeoutMs: 30_000 });
+  const run = await runFixture("unbindable-name.ts", { prefix: inNamespace({ hosts }), args: ["two.test", UNBINDABLE], timeoutMs: 30_000 });
   expect(run.killed).toBe(false); // killed by the hang guard: the connect never settled
   expect(run.stderr).toBe("");
   const report = JSON.parse(run.stdout);
