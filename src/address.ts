@@ -261,3 +261,28 @@ export async function resolveName(host: string, port: number, family?: Family): 
   if (endpoints.length === 0) throw dnsError(host, undefined);
   return endpoints;
 }
+
+/** Whether `endpoints` hold both IPv6 and IPv4 addresses: the case Happy Eyeballs races. */
+export function hasBothFamilies(endpoints: readonly Endpoint[]): boolean {
+  let families = 0;
+  for (const endpoint of endpoints) families |= endpoint.family === AF_INET6 ? 1 : endpoint.family === AF_INET ? 2 : 0;
+  return families === 3;
+}
+
+/**
+ * The order a Happy Eyeballs race tries `endpoints` in: IPv6 first, then
+ * the families alternate (RFC 8305 section 4), each family keeping the
+ * order DNS gave it; once one family runs out the rest of the other follows.
+ * RFC 8305 would lead with the family the resolver sorted first; a fixed
+ * IPv6 start gives the same order whichever resolver sorted the list.
+ */
+export function interleaveFamilies(endpoints: readonly Endpoint[]): Endpoint[] {
+  const v6 = endpoints.filter((endpoint) => endpoint.family === AF_INET6);
+  const v4 = endpoints.filter((endpoint) => endpoint.family !== AF_INET6);
+  const ordered: Endpoint[] = [];
+  for (let i = 0; i < Math.max(v6.length, v4.length); i++) {
+    if (i < v6.length) ordered.push(v6[i]!);
+    if (i < v4.length) ordered.push(v4[i]!);
+  }
+  return ordered;
+}

@@ -3,16 +3,18 @@
  * and hands each connect to its scheduler (scheduler.ts), which batches it
  * into the backend and settles it exactly once.
  *
- * Flow of one connect: validate -> (resolve the name) -> scheduler: wait
+ * Flow of one connect: validate -> (resolve the name; a name with both
+ * IPv6 and IPv4 addresses is raced, happy-eyeballs.ts) -> scheduler: wait
  * FIFO for a free slot -> encode into the slot -> one flush per tick
  * prepares and submits -> completions are reaped and settle -> `connect()`
  * adopts the fd as a Bun socket.
  */
 import type { Socket, SocketHandler } from "bun";
-import { parseTarget, resolveName, type Target } from "./address.ts";
+import { hasBothFamilies, parseTarget, resolveName, type Endpoint, type Target } from "./address.ts";
 import { adoptSocket } from "./adopt.ts";
 import type { BackendKind, RingInfo } from "./backend/index.ts";
 import { ConnectorClosedError, invalidType } from "./errors.ts";
+import { raceConnect } from "./happy-eyeballs.ts";
 import {
   checkConnectOptions,
   checkConnectorOptions,
@@ -59,6 +61,12 @@ export class Connector {
    * syscall, address, port), a DNS error (`getaddrinfo ENOTFOUND host`), the
    * signal's reason on abort, ConnectorClosedError after close(), or a
    * TypeError/RangeError for bad input (before anything is opened).
+   *
+   * Notes: a host name's addresses are tried one after another, in DNS
+   * order, each with the whole `timeout`; a name with both IPv6 and IPv4
+   * addresses is raced instead (Happy Eyeballs, `autoSelectFamily`), with
+   * `timeout` as one budget for the whole race, and rejects with the
+   * ConnectError of the attempt that failed last.
    */
   connectFd(target: Target, options?: ConnectOptions): Promise<number> {
     try {
@@ -69,7 +77,7 @@ export class Connector {
       if (parsed.kind === "endpoint") return this.scheduler.connect([parsed.endpoint], checked);
       // The Connector may close, or the signal fire, while the name resolves.
       return resolveName(parsed.host, parsed.port, checked.local?.family).then(
-        (endpoints) => this.refusal(checked) ?? this.scheduler.connect(endpoints, checked),
+        (endpoints) => this.refusal(checked) ?? this.connectResolved(endpoints, checked),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -167,6 +175,15 @@ export class Connector {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * A name's addresses: raced when both families are there and the caller
+   * did not turn that off; otherwise tried one after another, in DNS order.
+   */
+  private connectResolved(endpoints: readonly Endpoint[], options: CheckedOptions): Promise<number> {
+    if (options.autoSelectFamily && hasBothFamilies(endpoints)) return raceConnect(this.scheduler, endpoints, options);
+    return this.scheduler.connect(endpoints, options);
   }
 
   /** A rejection when no connect may start now: the Connector is closed, or the signal has fired. */

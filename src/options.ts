@@ -18,6 +18,22 @@ export interface ConnectOptions {
   noDelay?: boolean;
   /** Set SO_KEEPALIVE on the new socket. */
   keepAlive?: boolean;
+  /**
+   * For a host name that resolves to both IPv6 and IPv4 addresses, race
+   * them (Happy Eyeballs, RFC 8305): IPv6 first, alternating families, the
+   * next attempt after `autoSelectFamilyAttemptTimeout` or as soon as one
+   * fails; the first to connect wins and the others are cancelled. Default
+   * true. false: try the addresses one after another, in DNS order. Names
+   * with one family and IP literals are never raced. (node:net's name.)
+   */
+  autoSelectFamily?: boolean;
+  /**
+   * Milliseconds to wait for an attempt before starting the next one in a
+   * Happy Eyeballs race (RFC 8305's "Connection Attempt Delay"). Default
+   * 250; values below 10 are raised to 10, as RFC 8305 requires and
+   * node:net does. (node:net's name.)
+   */
+  autoSelectFamilyAttemptTimeout?: number;
 }
 
 /** Options for a Connector. Any other key is a TypeError, as for ConnectOptions. */
@@ -40,13 +56,25 @@ export interface ConnectorOptions {
 
 /** The largest timeout the shim's int32 millisecond field carries (~24.8 days). */
 export const MAX_TIMEOUT_MS = 0x7fffffff;
+/** RFC 8305's recommended Connection Attempt Delay, node:net's default too. */
+export const DEFAULT_ATTEMPT_DELAY_MS = 250;
+/** RFC 8305 section 5: the delay MUST NOT be less than 10 ms, to avoid congestion collapse. */
+export const MIN_ATTEMPT_DELAY_MS = 10;
 /** The most slots (`maxInflight`) a Connector takes. */
 export const MAX_INFLIGHT = 65536;
 /** The largest submission queue (`entries`) io_uring allows. */
 export const MAX_ENTRIES = 32768;
 
 /** The keys of ConnectOptions and ConnectorOptions; anything else is a mistake worth naming. */
-const CONNECT_OPTION_KEYS = ["timeout", "signal", "localAddress", "noDelay", "keepAlive"] as const satisfies readonly (keyof ConnectOptions)[];
+const CONNECT_OPTION_KEYS = [
+  "timeout",
+  "signal",
+  "localAddress",
+  "noDelay",
+  "keepAlive",
+  "autoSelectFamily",
+  "autoSelectFamilyAttemptTimeout",
+] as const satisfies readonly (keyof ConnectOptions)[];
 const CONNECTOR_OPTION_KEYS = ["entries", "maxInflight", "fallback"] as const satisfies readonly (keyof ConnectorOptions)[];
 /** `connect()` takes the connect options plus the socket handlers and the socket's data. */
 const SOCKET_CONNECT_OPTION_KEYS = [...CONNECT_OPTION_KEYS, "socket", "data"] as const;
@@ -59,6 +87,10 @@ export interface CheckedOptions {
   signal: AbortSignal | undefined;
   local: Endpoint | undefined;
   flags: number;
+  /** Race a name's IPv6 and IPv4 addresses (Happy Eyeballs). */
+  autoSelectFamily: boolean;
+  /** Milliseconds before a race starts its next attempt, at least MIN_ATTEMPT_DELAY_MS. */
+  attemptDelayMs: number;
 }
 
 /**
@@ -113,28 +145,22 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-function optionalBoolean(value: unknown, field: string): boolean {
-  if (value === undefined) return false;
+function optionalBoolean(value: unknown, field: string, fallback = false): boolean {
+  if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw invalidType(field, "a boolean", value);
   return value;
 }
 
 /** Check connect options; throws TypeError/RangeError naming the field. */
 export function checkConnectOptions(options: unknown, field = "options"): CheckedOptions {
-  if (options === undefined) return { timeoutMs: 0, signal: undefined, local: undefined, flags: 0 };
+  if (options === undefined) {
+    return { timeoutMs: 0, signal: undefined, local: undefined, flags: 0, autoSelectFamily: true, attemptDelayMs: DEFAULT_ATTEMPT_DELAY_MS };
+  }
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType(field, "an object", options);
   rejectUnknownKeys(options, CONNECT_OPTION_KEYS, field);
   const o = options as Record<string, unknown>;
 
-  let timeoutMs = 0;
-  if (o.timeout !== undefined) {
-    if (typeof o.timeout !== "number") throw invalidType(`${field}.timeout`, "a number of milliseconds", o.timeout);
-    if (!Number.isFinite(o.timeout) || o.timeout < 0 || o.timeout > MAX_TIMEOUT_MS) {
-      throw invalidRange(`${field}.timeout`, `a finite number of milliseconds in 0..${MAX_TIMEOUT_MS}`, o.timeout);
-    }
-    // Round up so a sub-millisecond timeout is not silently "no timeout".
-    timeoutMs = Math.ceil(o.timeout);
-  }
+  const timeoutMs = milliseconds(o.timeout, `${field}.timeout`, 0, 0);
 
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw invalidType(`${field}.signal`, "an AbortSignal", o.signal);
@@ -147,7 +173,24 @@ export function checkConnectOptions(options: unknown, field = "options"): Checke
   // Bind the address only, leaving the port to connect(): a load generator
   // spreading over local addresses must not run out of ports at bind().
   if (local) flags |= SocketFlag.bindNoPort;
-  return { timeoutMs, signal: o.signal as AbortSignal | undefined, local, flags };
+  const autoSelectFamily = optionalBoolean(o.autoSelectFamily, `${field}.autoSelectFamily`, true);
+  const attemptDelay = milliseconds(o.autoSelectFamilyAttemptTimeout, `${field}.autoSelectFamilyAttemptTimeout`, 1, DEFAULT_ATTEMPT_DELAY_MS);
+  const attemptDelayMs = Math.max(attemptDelay, MIN_ATTEMPT_DELAY_MS);
+  return { timeoutMs, signal: o.signal as AbortSignal | undefined, local, flags, autoSelectFamily, attemptDelayMs };
+}
+
+/**
+ * A number of milliseconds in `min`..MAX_TIMEOUT_MS, rounded up (so a
+ * sub-millisecond timeout is not silently "no timeout"); `fallback` when
+ * absent. Throws TypeError/RangeError naming `field`.
+ */
+function milliseconds(value: unknown, field: string, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") throw invalidType(field, "a number of milliseconds", value);
+  if (!Number.isFinite(value) || value < min || value > MAX_TIMEOUT_MS) {
+    throw invalidRange(field, `a finite number of milliseconds in ${min}..${MAX_TIMEOUT_MS}`, value);
+  }
+  return Math.ceil(value);
 }
 
 /**

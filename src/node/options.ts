@@ -21,6 +21,8 @@ const NODE_OPTION_KEYS = [
   "localAddress",
   "noDelay",
   "keepAlive",
+  "autoSelectFamily",
+  "autoSelectFamilyAttemptTimeout",
   "connector",
 ] as const satisfies readonly (keyof NodeConnectOptions)[];
 
