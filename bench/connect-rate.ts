@@ -29,6 +29,7 @@ import { FatalError, UsageError } from "./lib/errors.ts";
 import { measureIdle, measureStartup, writeScripts } from "./lib/extras.ts";
 import { evaluateGoals } from "./lib/goals.ts";
 import { parseOptions, USAGE, type Options } from "./lib/options.ts";
+import { inPrivateNetns, runInPrivateNetns } from "./lib/netns.ts";
 import { makePrinter, makeProgress, plural, type Printer } from "./lib/output.ts";
 import { killAll } from "./lib/process.ts";
 import {
@@ -184,19 +185,32 @@ async function main(): Promise<void> {
   }
 }
 
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-  process.on(signal, () => {
+function runHere(): void {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.on(signal, () => {
+      cleanup();
+      process.stderr.write(`\n${signal}: stopped, bench processes killed\n`);
+      process.exit(code);
+    });
+  }
+  // Last resort for the sysctls: an exit path that skipped cleanup() still puts them back.
+  process.on("exit", restoreBacklogLimits);
+
+  main().catch((error: unknown) => {
     cleanup();
-    process.stderr.write(`\n${signal}: stopped, bench processes killed\n`);
-    process.exit(code);
+    if (error instanceof UsageError) console.error(`${error.message}\n${USAGE}`);
+    else console.error(error instanceof FatalError ? error.message : error);
+    process.exit(error instanceof UsageError ? 2 : 1);
   });
 }
-// Last resort for the sysctls: an exit path that skipped cleanup() still puts them back.
-process.on("exit", restoreBacklogLimits);
 
-main().catch((error: unknown) => {
-  cleanup();
-  if (error instanceof UsageError) console.error(`${error.message}\n${USAGE}`);
-  else console.error(error instanceof FatalError ? error.message : error);
-  process.exit(error instanceof UsageError ? 2 : 1);
-});
+// Usage errors and --help are answered here, before any namespace is made.
+try {
+  parseOptions(Bun.argv.slice(2));
+} catch (error) {
+  console.error(error instanceof UsageError ? `${error.message}\n${USAGE}` : error);
+  process.exit(2);
+}
+const namespacedExit = await runInPrivateNetns([process.execPath, ...process.argv.slice(1)]);
+if (namespacedExit === undefined) runHere();
+else process.exit(namespacedExit);

@@ -11,6 +11,7 @@ import type { ClientSpec } from "./clients.ts";
 import type { Environment } from "./environment.ts";
 import type { Idle, IdleCpu, Startup } from "./extras.ts";
 import type { Goal } from "./goals.ts";
+import { inPrivateNetns } from "./netns.ts";
 import type { Options } from "./options.ts";
 import { fmtErrors, fmtMs, fmtRate, fmtRatio, fmtSpread, fmtUs, plural, renderTable, type Printer } from "./output.ts";
 import type { Failure, Measured } from "./series.ts";
@@ -32,7 +33,10 @@ export function printHeader(env: Environment, opts: Options, port: number, clien
   if (clients.some((c) => c.id === "c-best")) p.line(`  C best    ${cVariantLabel(C_BEST)} (bench/lib/c-variants.ts)`);
   p.line(`  runs      ${plural(opts.connections, "connection")} × ${plural(opts.reps, "rep")} at concurrency ${opts.concurrency.join(", ")}; server ${HOST}:${port}`);
   const limits = Object.entries(backlog.during).map(([name, value]) => `${name} ${value ?? "unknown"}`).join(", ");
-  p.line(`  backlog   ${limits}${backlog.raised.length ? " (raised for this run, restored at exit)" : ""}`);
+  const ownNetns = inPrivateNetns();
+  p.line(`  network   ${ownNetns ? "a network namespace of the bench's own (loopback only)" : "the machine's network namespace, shared with other work"}`);
+  const raised = ownNetns ? " (raised in the bench's namespace)" : " (raised for this run, restored at exit)";
+  p.line(`  backlog   ${limits}${backlog.raised.length ? raised : ""}`);
   p.line(`  load      ${loadAverage()}`);
   if (backlog.limitNote) p.line(p.warn(`  note: ${backlog.limitNote}`));
   for (const note of notes) p.line(p.warn(`  note: ${note.replaceAll("\n", "\n        ")}`));
@@ -77,7 +81,11 @@ export function printRateTable(sc: Measured, reps: number, p: Printer): void {
 export function printCounterLegend(p: Printer): void {
   p.line();
   p.line("  overflows, retrans: growth of the kernel's TcpExt ListenOverflows and Tcp RetransSegs during each client's");
-  p.line("  runs (summed over reps). They count the whole network namespace, so other work on the machine adds to them.");
+  p.line(
+    inPrivateNetns()
+      ? "  runs (summed over reps), in the bench's own network namespace: only the bench's connections count."
+      : "  runs (summed over reps). They count the whole network namespace, so other work on the machine adds to them.",
+  );
 }
 
 export function printStorm(storm: Storm, reps: number, p: Printer): void {
