@@ -42,6 +42,7 @@ import {
   printIdle,
   printLatency,
   printRateTable,
+  printServerShed,
   printStartup,
   printStorm,
   summaryLine,
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     progress("");
     for (const t of rates) {
       printRateTable(t, opts.reps, p);
+      printServerShed(t.rows, p);
       printFailures(failures.filter((f) => f.concurrency === t.concurrency && f.connections === t.connections), p);
     }
     printCounterLegend(p);
@@ -111,12 +113,14 @@ async function main(): Promise<void> {
     const latency = (await measureScenarios(runner, "latency", [latencyScenario], opts.reps))[0]!;
     progress("");
     printLatency(latency, opts.reps, p);
+    printServerShed(latency.rows, p);
     printFailures(failures.slice(failedBefore), p);
 
     failedBefore = failures.length;
     const storm = await measureStorm(runner, { concurrency: opts.stormConcurrency, connections: opts.stormConnections }, opts.stormReps);
     progress("");
     printStorm(storm, opts.stormReps, p);
+    printServerShed(storm.rows, p);
     printFailures(failures.slice(failedBefore), p);
 
     progress("memory per connect");

@@ -178,6 +178,13 @@ export function printLatency(sc: Measured, reps: number, p: Printer): void {
   );
 }
 
+/** Under a table: the clients during whose runs the server fell behind (shed connections for want of fds). */
+export function printServerShed(rows: readonly Row[], p: Printer): void {
+  for (const r of rows.filter((x) => x.serverShed > 0)) {
+    p.line(p.warn(`  ! the server shed ${r.serverShed} connections during ${r.client}'s runs (out of fds: it fell behind closing reset connections)`));
+  }
+}
+
 export function printFailures(failures: Failure[], p: Printer): void {
   for (const f of failures) {
     p.line(p.warn(`  ! ${f.client} failed (concurrency ${f.concurrency}, rep ${f.rep}): ${f.reason}`));

@@ -5,8 +5,12 @@ import { runClient, type ClientSpec, type Scenario } from "./clients.ts";
 import { IDLE_WAIT_MS, type BenchServer } from "./server.ts";
 import { rowsFor, type Row } from "./stats.ts";
 
-/** A client's report, with what the kernel's TCP counters grew by during its run (undefined: /proc/net unreadable). */
-export type RunReport = ClientReport & { kernel: TcpCounters | undefined };
+/**
+ * A client's report, with what the kernel's TCP counters grew by during its
+ * run (undefined: /proc/net unreadable) and how many connections the server
+ * shed (accepted and dropped at once, out of fds) meanwhile.
+ */
+export type RunReport = ClientReport & { kernel: TcpCounters | undefined; serverShed: number | undefined };
 
 export interface Failure {
   client: string;
@@ -39,12 +43,18 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 /** One run of one client, with the kernel's counters read around it. */
-async function measuredRun(spec: ClientSpec, port: number, sc: Scenario): Promise<RunReport | { reason: string; stderrTail: string }> {
+async function measuredRun(spec: ClientSpec, server: BenchServer, sc: Scenario): Promise<RunReport | { reason: string; stderrTail: string }> {
+  const shedBefore = (await server.stats())?.shed;
   const before = readTcpCounters();
-  const outcome = await runClient(spec, port, sc);
+  const outcome = await runClient(spec, server.port, sc);
   const after = readTcpCounters();
+  const shedAfter = (await server.stats())?.shed;
   if ("reason" in outcome) return outcome;
-  return { ...outcome, kernel: before && after ? counterGrowth(before, after) : undefined };
+  return {
+    ...outcome,
+    kernel: before && after ? counterGrowth(before, after) : undefined,
+    serverShed: shedBefore !== undefined && shedAfter !== undefined ? shedAfter - shedBefore : undefined,
+  };
 }
 
 /** Run every client once per scenario per rep, interleaved, rotating who goes first each rep. */
@@ -58,7 +68,7 @@ export async function runSeries(r: Runner, title: string, scenarios: Scenario[],
         // One client's half-closed leftovers must not load the next client's run.
         const open = await r.server.waitIdle();
         if (open !== 0) r.notes.push(`server still had ${open < 0 ? "unknown" : open} open connections after ${IDLE_WAIT_MS / 1000} s before ${spec.label} (${title}, concurrency ${sc.concurrency}, rep ${rep + 1})`);
-        const outcome = await measuredRun(spec, r.server.port, sc);
+        const outcome = await measuredRun(spec, r.server, sc);
         if ("reason" in outcome) r.failures.push({ client: spec.label, ...sc, rep: rep + 1, ...outcome });
         else results.get(i)!.get(spec.id)!.push(outcome);
       }

@@ -19,6 +19,8 @@ export interface Row {
   /** TcpExt ListenOverflows and Tcp RetransSegs growth summed over this client's runs (undefined: not readable). */
   listenOverflows: number | undefined;
   retransSegs: number | undefined;
+  /** Connections the server shed (out of fds) during this client's runs: it fell behind. */
+  serverShed: number;
   rates: number[];
 }
 
@@ -28,7 +30,7 @@ export function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** The sum of a counter over runs, or undefined when any run could not read it. */
+/** The sum of a kernel counter over runs, or undefined when any run could not read it. */
 function counterSum(reports: RunReport[], pick: (k: NonNullable<RunReport["kernel"]>) => number): number | undefined {
   let sum = 0;
   for (const r of reports) {
@@ -58,6 +60,7 @@ function summarize(spec: ClientSpec, reports: RunReport[], runs: number): Row {
     errors,
     listenOverflows: has ? counterSum(reports, (k) => k.listenOverflows) : undefined,
     retransSegs: has ? counterSum(reports, (k) => k.retransSegs) : undefined,
+    serverShed: reports.reduce((n, r) => n + (r.serverShed ?? 0), 0),
     rates,
   };
 }
