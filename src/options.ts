@@ -81,17 +81,27 @@ const SOCKET_CONNECT_OPTION_KEYS = [...CONNECT_OPTION_KEYS, "socket", "data"] as
 /** The handlers Bun's SocketHandler has (binaryType, its one other field, is not a handler). */
 const SOCKET_HANDLER_KEYS = ["open", "close", "error", "data", "drain", "end", "timeout", "connectError", "handshake"] as const;
 
-/** A connect's options, checked and reduced to what the slot needs. */
+/** A connect's options, checked and reduced to what the slot needs; read only, and may be shared. */
 export interface CheckedOptions {
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  local: Endpoint | undefined;
-  flags: number;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+  readonly local: Endpoint | undefined;
+  readonly flags: number;
   /** Race a name's IPv6 and IPv4 addresses (Happy Eyeballs). */
-  autoSelectFamily: boolean;
+  readonly autoSelectFamily: boolean;
   /** Milliseconds before a race starts its next attempt, at least MIN_ATTEMPT_DELAY_MS. */
-  attemptDelayMs: number;
+  readonly attemptDelayMs: number;
 }
+
+/** What no options mean: one shared object, so a connect without options allocates none. */
+const DEFAULT_CHECKED_OPTIONS: CheckedOptions = Object.freeze({
+  timeoutMs: 0,
+  signal: undefined,
+  local: undefined,
+  flags: 0,
+  autoSelectFamily: true,
+  attemptDelayMs: DEFAULT_ATTEMPT_DELAY_MS,
+});
 
 /**
  * Throw a TypeError for the first own key of `options` that is not in
@@ -153,9 +163,7 @@ function optionalBoolean(value: unknown, field: string, fallback = false): boole
 
 /** Check connect options; throws TypeError/RangeError naming the field. */
 export function checkConnectOptions(options: unknown, field = "options"): CheckedOptions {
-  if (options === undefined) {
-    return { timeoutMs: 0, signal: undefined, local: undefined, flags: 0, autoSelectFamily: true, attemptDelayMs: DEFAULT_ATTEMPT_DELAY_MS };
-  }
+  if (options === undefined) return DEFAULT_CHECKED_OPTIONS;
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType(field, "an object", options);
   rejectUnknownKeys(options, CONNECT_OPTION_KEYS, field);
   const o = options as Record<string, unknown>;
