@@ -22,8 +22,8 @@ export type { Target } from "./address.ts";
 export type { ConnectOptions, ConnectorOptions } from "./options.ts";
 export type { SlotStats } from "./slots.ts";
 export type { RingInfo } from "./backend/index.ts";
-export { Pool, type AcquireOptions, type PoolHandle, type PoolStats, type SocketAcquireOptions } from "./pool/pool.ts";
-export type { PoolOptions } from "./pool/options.ts";
+export { Pool, type PoolHandle, type PoolStats } from "./pool/pool.ts";
+export type { AcquireOptions, PoolOptions, SocketAcquireOptions } from "./pool/options.ts";
 
 let shared: Connector | undefined;
 

@@ -1,11 +1,13 @@
 /**
- * A Pool's options: sizes, the four time limits, the waiting-room limit, the
- * preconnect ratio, and the connect options its connects use. Checked in
- * the constructor, before anything is opened; every failure names the field.
+ * A Pool's options (sizes, the four time limits, the waiting-room limit,
+ * the preconnect ratio, and the connect options its connects use), checked
+ * in the constructor before anything is opened, and each acquire's options,
+ * checked before anything is taken. Every failure names the field.
  */
+import type { SocketHandler } from "bun";
 import { Connector } from "../connector.ts";
 import { invalidCombination, invalidRange, invalidType } from "../errors.ts";
-import { checkConnectOptions, MAX_INFLIGHT, MAX_TIMEOUT_MS, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
+import { checkConnectOptions, checkSocketOptions, MAX_INFLIGHT, MAX_TIMEOUT_MS, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
 
 /**
  * Options for a Pool: its own, plus the connect options each of its connects
@@ -54,6 +56,21 @@ const POOL_OPTION_KEYS: readonly string[] = [...POOL_OWN_KEYS, ...CONNECT_KEYS];
 type UnlistedKey = Exclude<keyof PoolOptions, (typeof POOL_OWN_KEYS)[number] | (typeof CONNECT_KEYS)[number]>;
 const everyKeyListed: [UnlistedKey] extends [never] ? true : never = true;
 void everyKeyListed;
+
+/** Options for `acquireFd` and `acquireNet`. */
+export interface AcquireOptions {
+  /** Stop waiting: the acquire rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options for `acquire`: the Bun socket's handlers and data, as for `Connector.connect`. */
+export interface SocketAcquireOptions<Data> extends AcquireOptions {
+  socket: SocketHandler<Data>;
+  data?: Data;
+}
+
+const ACQUIRE_KEYS = ["signal"] as const satisfies readonly (keyof AcquireOptions)[];
+const SOCKET_ACQUIRE_KEYS = ["socket", "data", "signal"] as const satisfies readonly (keyof SocketAcquireOptions<unknown>)[];
 
 /** A Pool's options, checked, with defaults filled in; 0 means "none" for every time limit. */
 export interface CheckedPoolOptions {
@@ -105,6 +122,27 @@ export function checkPoolOptions(options: unknown): CheckedPoolOptions {
     connector: connector === undefined ? undefined : () => connector,
     connect,
   };
+}
+
+/** Check `acquireFd`/`acquireNet` options; returns the signal. Throws TypeError naming the field. */
+export function checkAcquireOptions(options: unknown): AbortSignal | undefined {
+  return checkSignalOptions(options, ACQUIRE_KEYS);
+}
+
+/** Check `acquire` options: its keys, the Bun socket handlers, the signal. Throws TypeError naming the field. */
+export function checkSocketAcquireOptions(options: unknown): AbortSignal | undefined {
+  const signal = checkSignalOptions(options, SOCKET_ACQUIRE_KEYS);
+  checkSocketOptions(options);
+  return signal;
+}
+
+function checkSignalOptions(options: unknown, keys: readonly string[]): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType("options", "an object", options);
+  rejectUnknownKeys(options, keys);
+  const { signal } = options as AcquireOptions;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType("options.signal", "an AbortSignal", signal);
+  return signal;
 }
 
 function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {

@@ -18,19 +18,28 @@
  * Whatever is missing is opened in one batch per tick; idle connections
  * beyond `target` close after `idleTimeout`.
  */
-import type { Socket, SocketHandler } from "bun";
+import type { Socket } from "bun";
 import type net from "node:net";
 import { parseTarget, type Target } from "../address.ts";
 import type { Connector } from "../connector.ts";
-import { codeErrno, ConnectError, invalidType, invalidValue, PoolClosedError, PoolQueueFullError } from "../errors.ts";
+import { codeErrno, ConnectError, invalidValue, PoolClosedError, PoolQueueFullError } from "../errors.ts";
 import { sharedConnector } from "../index.ts";
-import { checkSocketOptions, rejectUnknownKeys } from "../options.ts";
 import { Alarm } from "./alarm.ts";
 import { Backoff } from "./backoff.ts";
-import { ConnectionState, PooledConnection } from "./connection.ts";
+import { PooledConnection } from "./connection.ts";
 import { DEMAND_WINDOW_MS, RecentDemand } from "./demand.ts";
+import { IdleConnections } from "./idle.ts";
 import { leaseBunSocket, leaseNetSocket, type Lease } from "./lease.ts";
-import { checkPoolOptions, type CheckedPoolOptions, type PoolOptions } from "./options.ts";
+import { Loans } from "./loans.ts";
+import {
+  checkAcquireOptions,
+  checkPoolOptions,
+  checkSocketAcquireOptions,
+  type AcquireOptions,
+  type CheckedPoolOptions,
+  type PoolOptions,
+  type SocketAcquireOptions,
+} from "./options.ts";
 import { WaitQueue } from "./waiters.ts";
 
 /** A Pool's counters: connections by state now, and totals since it started. */
@@ -51,18 +60,6 @@ export interface PoolStats {
   failed: number;
 }
 
-/** Options for `acquireFd` and `acquireNet`. */
-export interface AcquireOptions {
-  /** Stop waiting: the acquire rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/** Options for `acquire`: the Bun socket's handlers and data, as for `Connector.connect`. */
-export interface SocketAcquireOptions<Data> extends AcquireOptions {
-  socket: SocketHandler<Data>;
-  data?: Data;
-}
-
 /** What the pool hands out and takes back: an fd from acquireFd, or a socket from acquire/acquireNet. */
 export type PoolHandle = number | Socket<any> | net.Socket;
 
@@ -70,8 +67,6 @@ export type PoolHandle = number | Socket<any> | net.Socket;
 const CHURN_AGE_MS = 1000;
 /** Each connection's lifetime is maxLifetime less up to this fraction, at random. */
 const LIFETIME_JITTER = 0.1;
-const ACQUIRE_KEYS = ["signal"] as const;
-const SOCKET_ACQUIRE_KEYS = ["socket", "data", "signal"] as const;
 
 /**
  * A warm pool of connections to one target.
@@ -93,17 +88,11 @@ export class Pool {
   readonly target: Target;
   private readonly options: CheckedPoolOptions;
   private readonly connector: () => Connector;
-  /** Idle connections, a stack: the most recently idle on top (handed out first), the longest idle at 0. */
-  private readonly idle: PooledConnection[] = [];
-  /** Handed-out connections by what the caller holds: the fd, or the wrapper. */
-  private readonly busy = new Map<unknown, PooledConnection>();
-  /** Handed-out connections, including those between checkout and lending. */
-  private busyCount = 0;
+  private readonly idle = new IdleConnections((dead) => this.idleDied(dead));
+  private readonly loans = new Loans();
   private connecting = 0;
   private readonly waiters = new WaitQueue();
   private readyWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
-  /** Wrappers already taken back or lost: releasing one again is a no-op. */
-  private readonly returned = new WeakSet<object>();
   private readonly counts = { opened: 0, closed: 0, failed: 0 };
   private readonly backoff = new Backoff();
   private readonly demand = new RecentDemand();
@@ -156,8 +145,8 @@ export class Pool {
    */
   acquireFd(options?: AcquireOptions): Promise<number> {
     try {
-      return this.checkout(checkAcquireOptions(options, ACQUIRE_KEYS)).then((connection) => {
-        this.lend(connection, connection.fd, undefined);
+      return this.checkout(checkAcquireOptions(options)).then((connection) => {
+        this.loans.lend(connection, connection.fd, undefined);
         return connection.fd;
       });
     } catch (error) {
@@ -175,15 +164,13 @@ export class Pool {
    * anything is taken, and AdoptUnsupportedError when this Bun cannot adopt.
    */
   async acquire<Data = undefined>(options: SocketAcquireOptions<Data>): Promise<Socket<Data>> {
-    const signal = checkAcquireOptions(options, SOCKET_ACQUIRE_KEYS);
-    checkSocketOptions(options);
-    const connection = await this.checkout(signal);
+    const connection = await this.checkout(checkSocketAcquireOptions(options));
     try {
       return await leaseBunSocket(
         connection.fd,
         options.socket,
         options.data,
-        (lease) => this.lend(connection, lease.wrapper, lease),
+        (lease) => this.loans.lend(connection, lease.wrapper, lease),
         () => this.lost(connection),
       );
     } catch (error) {
@@ -202,7 +189,7 @@ export class Pool {
    * is free for the socket.
    */
   async acquireNet(options?: AcquireOptions): Promise<net.Socket> {
-    const connection = await this.checkout(checkAcquireOptions(options, ACQUIRE_KEYS));
+    const connection = await this.checkout(checkAcquireOptions(options));
     let lease: Lease<net.Socket>;
     try {
       lease = leaseNetSocket(connection.fd, () => this.lost(connection));
@@ -210,7 +197,7 @@ export class Pool {
       this.checkin(connection, true);
       throw error;
     }
-    this.lend(connection, lease.wrapper, lease);
+    this.loans.lend(connection, lease.wrapper, lease);
     return lease.wrapper;
   }
 
@@ -238,7 +225,7 @@ export class Pool {
   stats(): PoolStats {
     return {
       idle: this.idle.length,
-      busy: this.busyCount,
+      busy: this.loans.count,
       connecting: this.connecting,
       waiting: this.waiters.length,
       ...this.counts,
@@ -263,9 +250,9 @@ export class Pool {
     this.abort.abort(error);
     this.sweepAlarm.cancel();
     this.probeAlarm.cancel();
-    this.waiters.close(error);
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
-    for (const connection of this.idle.splice(0)) this.closeConnection(connection);
+    this.waiters.rejectAll(error);
+    this.settleReady(error);
+    for (const connection of this.idle.drain()) this.closeConnection(connection);
   }
 
   [Symbol.dispose](): void {
@@ -274,14 +261,14 @@ export class Pool {
 
   /** Connections open: idle and busy. */
   private get open(): number {
-    return this.idle.length + this.busyCount;
+    return this.idle.length + this.loans.count;
   }
 
   /** How many connections the pool wants open now (see the file comment). */
   private targetSize(now: number): number {
     const { min, max, preconnect } = this.options;
     const headroom = Math.ceil(preconnect * this.demand.peak(now));
-    return Math.min(max, Math.max(min, this.busyCount + this.waiters.length + headroom));
+    return Math.min(max, Math.max(min, this.loans.count + this.waiters.length + headroom));
   }
 
   /** A connection for an acquire: an idle one now, or a wait for one. */
@@ -291,7 +278,7 @@ export class Pool {
     const now = performance.now();
     const idle = this.waiters.length === 0 ? this.takeIdle(now) : undefined;
     if (idle) {
-      this.demand.observe(this.busyCount, now);
+      this.demand.observe(this.loans.count, now);
       this.queuePlan();
       return Promise.resolve(idle);
     }
@@ -299,70 +286,43 @@ export class Pool {
     if (this.backoff.failingFast(now) && this.connecting <= this.waiters.length) return Promise.reject(this.backoff.error);
     const { maxWaiting, acquireTimeout } = this.options;
     if (this.waiters.length >= maxWaiting) return Promise.reject(new PoolQueueFullError(maxWaiting));
-    const waiting = this.waiters.wait(acquireTimeout, signal, () => {});
-    this.demand.observe(this.busyCount + this.waiters.length, now);
+    const waiting = this.waiters.wait(acquireTimeout, signal);
+    this.demand.observe(this.loans.count + this.waiters.length, now);
     this.queuePlan();
     return waiting;
   }
 
   /** The most recently idle connection still within its lifetime, marked busy. */
   private takeIdle(now: number): PooledConnection | undefined {
-    for (let connection = this.idle.pop(); connection; connection = this.idle.pop()) {
-      if (now >= connection.expiresAt) {
-        this.closeConnection(connection);
-        this.queuePlan();
-        continue;
-      }
-      connection.unwatch();
-      this.markBusy(connection);
-      return connection;
-    }
-    return undefined;
+    const connection = this.idle.take(now, (expired) => {
+      this.closeConnection(expired);
+      this.queuePlan();
+    });
+    if (connection) this.markBusy(connection);
+    return connection;
   }
 
   private markBusy(connection: PooledConnection): void {
-    connection.state = ConnectionState.busy;
-    connection.used = true;
-    this.busyCount++;
+    this.loans.checkOut(connection);
     this.backoff.proven();
   }
 
-  /** Record what the caller holds for a busy connection, so release() finds it. */
-  private lend(connection: PooledConnection, key: unknown, lease: Lease<unknown> | undefined): void {
-    connection.leaseKey = key;
-    connection.lease = lease;
-    this.busy.set(key, connection);
-  }
-
   private giveBack(handle: PoolHandle, reuse: boolean): void {
-    const connection = this.busy.get(handle);
-    if (!connection) {
-      if (typeof handle === "object" && handle !== null && this.returned.has(handle)) return;
-      throw invalidValue("handle", "an fd or socket this Pool handed out and has not taken back", handle);
-    }
-    const reusable = connection.lease ? connection.lease.end() : true;
-    this.unlend(connection);
-    this.checkin(connection, reuse && reusable);
+    const loan = this.loans.takeBack(handle);
+    if (loan === "returned") return;
+    if (!loan) throw invalidValue("handle", "an fd or socket this Pool handed out and has not taken back", handle);
+    const reusable = loan.lease ? loan.lease.end() : true;
+    this.checkin(loan.connection, reuse && reusable);
   }
 
   /** The wrapper closed by itself (the caller or the peer ended it): the connection goes. */
   private lost(connection: PooledConnection): void {
-    if (connection.state !== ConnectionState.busy || connection.leaseKey === undefined) return;
-    this.unlend(connection);
-    this.checkin(connection, false);
-  }
-
-  private unlend(connection: PooledConnection): void {
-    const key = connection.leaseKey;
-    this.busy.delete(key);
-    if (typeof key === "object" && key !== null) this.returned.add(key);
-    connection.leaseKey = undefined;
-    connection.lease = undefined;
+    if (this.loans.close(connection)) this.checkin(connection, false);
   }
 
   /** A busy connection comes back: reused when it may be, else closed. */
   private checkin(connection: PooledConnection, reusable: boolean): void {
-    this.busyCount--;
+    this.loans.checkIn();
     if (this.isClosed || !reusable || connection.dead || performance.now() >= connection.expiresAt) {
       this.closeConnection(connection);
       this.queuePlan();
@@ -379,19 +339,14 @@ export class Pool {
       return;
     }
     const now = performance.now();
-    connection.state = ConnectionState.idle;
-    connection.idleSince = now;
-    this.idle.push(connection);
-    connection.watch((dead) => this.idleDied(dead));
+    this.idle.push(connection, now);
     // Earlier idle connections' deadlines are already set; this one's are the latest.
     const { idleTimeout } = this.options;
     this.sweepAlarm.setBy(Math.min(connection.expiresAt, idleTimeout > 0 ? now + idleTimeout : Infinity));
   }
 
-  /** The watch saw the peer close (or write to) an idle connection. */
+  /** The watch saw the peer close (or write to) an idle connection, now out of the idle stack. */
   private idleDied(connection: PooledConnection): void {
-    const at = this.idle.indexOf(connection);
-    if (at >= 0) this.idle.splice(at, 1);
     this.closeConnection(connection);
     const now = performance.now();
     // A target that accepts and at once closes must not be reconnected in a loop.
@@ -422,7 +377,7 @@ export class Pool {
   private plan(): void {
     if (this.isClosed) return;
     const now = performance.now();
-    this.demand.observe(this.busyCount + this.waiters.length, now);
+    this.demand.observe(this.loans.count + this.waiters.length, now);
     const missing = this.targetSize(now) - (this.open + this.connecting);
     if (missing <= 0) return;
     if (!this.backoff.failing) return this.connect(missing);
@@ -460,7 +415,7 @@ export class Pool {
     const { maxLifetime } = this.options;
     const expiresAt = maxLifetime > 0 ? now + maxLifetime * (1 - LIFETIME_JITTER * Math.random()) : Infinity;
     this.offer(new PooledConnection(fd, connector, round, now, expiresAt));
-    if (this.open >= this.options.min) for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+    if (this.open >= this.options.min) this.settleReady(undefined);
     // After a recovery, the rest of the deficit goes out in one batch.
     this.queuePlan();
   }
@@ -476,45 +431,38 @@ export class Pool {
   /** The target failed: back off, and reject ready() and every waiter no connect in flight can serve. */
   private failed(error: Error, round: number): void {
     if (this.backoff.fail(round, error, performance.now()) !== undefined) this.probeAlarm.setBy(this.backoff.until);
-    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(error);
+    this.settleReady(error);
     while (this.waiters.length > this.connecting && this.waiters.rejectOldest(error));
+  }
+
+  /** Resolve every waiting ready(), or reject them with `error`. */
+  private settleReady(error: Error | undefined): void {
+    if (this.readyWaiters.length === 0) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
   }
 
   /** Close idle connections past their lifetime, and those idle past idleTimeout beyond the target size. */
   private sweep(): void {
     if (this.isClosed) return;
     const now = performance.now();
-    for (let i = this.idle.length - 1; i >= 0; i--) {
-      const connection = this.idle[i]!;
-      if (now < connection.expiresAt) continue;
-      this.idle.splice(i, 1);
-      this.closeConnection(connection);
-    }
+    for (const connection of this.idle.expired(now)) this.closeConnection(connection);
     const { idleTimeout, min } = this.options;
     if (idleTimeout > 0) {
-      const target = this.targetSize(now);
-      while (this.idle.length > 0 && this.open + this.connecting > target && now - this.idle[0]!.idleSince >= idleTimeout) {
-        this.closeConnection(this.idle.shift()!);
-      }
+      const excess = this.open + this.connecting - this.targetSize(now);
+      for (const connection of this.idle.trim(now, idleTimeout, excess)) this.closeConnection(connection);
     }
     this.queuePlan();
-    let next = Infinity;
-    for (const connection of this.idle) next = Math.min(next, connection.expiresAt);
-    if (idleTimeout > 0 && this.idle.length > 0 && this.open > min) {
-      const due = this.idle[0]!.idleSince + idleTimeout;
+    let next = this.idle.nextExpiry();
+    if (idleTimeout > 0 && this.open > min) {
+      const due = this.idle.longestIdleSince() + idleTimeout;
       // Due, yet kept for recent demand: look again when the demand window has turned.
       next = Math.min(next, due > now ? due : now + DEMAND_WINDOW_MS);
     }
     if (next < Infinity) this.sweepAlarm.setBy(next);
   }
-}
-
-/** Check an acquire's options (only `keys` allowed); returns its signal. */
-function checkAcquireOptions(options: unknown, keys: readonly string[]): AbortSignal | undefined {
-  if (options === undefined) return undefined;
-  if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType("options", "an object", options);
-  rejectUnknownKeys(options, keys);
-  const { signal } = options as AcquireOptions;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType("options.signal", "an AbortSignal", signal);
-  return signal;
 }

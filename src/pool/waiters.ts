@@ -1,8 +1,8 @@
 /**
  * Acquires waiting for a connection, oldest first. Each leaves the queue
  * exactly once: served, timed out (`acquireTimeout`), aborted (its signal)
- * or rejected (fail-fast, close). While any waits, a ref'd timer holds the
- * event loop open, as pending work should; an empty queue holds nothing.
+ * or rejected (fail-fast, close). While any waits, a timer holds the event
+ * loop open, as pending work should; an empty queue holds nothing.
  */
 import { PoolAcquireTimeoutError } from "../errors.ts";
 import { Fifo } from "../queues.ts";
@@ -23,12 +23,8 @@ export class WaitQueue {
   private readonly queue = new Fifo<Waiter>();
   /** Waiters not done yet (the queue may still hold done ones, skipped lazily). */
   private live = 0;
-  private readonly hold: ReturnType<typeof setInterval>;
-
-  constructor() {
-    this.hold = setInterval(() => {}, 1 << 30);
-    this.hold.unref();
-  }
+  /** Holds the event loop open while anyone waits. */
+  private hold: ReturnType<typeof setInterval> | undefined;
 
   get length(): number {
     return this.live;
@@ -37,16 +33,15 @@ export class WaitQueue {
   /**
    * Wait for a connection: resolves with one given by `serve`, or rejects
    * with PoolAcquireTimeoutError after `timeoutMs` (0: never), or with the
-   * signal's reason when it aborts. `onLeave` runs when it leaves early.
+   * signal's reason when it aborts.
    */
-  wait(timeoutMs: number, signal: AbortSignal | undefined, onLeave: () => void): Promise<PooledConnection> {
+  wait(timeoutMs: number, signal: AbortSignal | undefined): Promise<PooledConnection> {
     return new Promise<PooledConnection>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, done: false, timer: undefined, signal, onAbort: undefined };
       if (timeoutMs > 0) {
         waiter.timer = setTimeout(() => {
           this.settle(waiter);
           reject(new PoolAcquireTimeoutError(timeoutMs));
-          onLeave();
         }, timeoutMs);
         waiter.timer.unref();
       }
@@ -54,12 +49,11 @@ export class WaitQueue {
         waiter.onAbort = () => {
           this.settle(waiter);
           reject(signal.reason);
-          onLeave();
         };
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
       this.queue.push(waiter);
-      if (this.live++ === 0) this.hold.ref();
+      if (this.live++ === 0) this.hold = setInterval(() => {}, 1 << 30);
     });
   }
 
@@ -86,12 +80,6 @@ export class WaitQueue {
     while (this.rejectOldest(error));
   }
 
-  /** Reject every waiter with `error` and drop the loop-holding timer for good. */
-  close(error: unknown): void {
-    this.rejectAll(error);
-    clearInterval(this.hold);
-  }
-
   /** The oldest waiter still waiting, taken off the queue; done ones are dropped on the way. */
   private next(): Waiter | undefined {
     for (let waiter = this.queue.peek(); waiter; waiter = this.queue.peek()) {
@@ -106,6 +94,9 @@ export class WaitQueue {
     waiter.done = true;
     clearTimeout(waiter.timer);
     waiter.signal?.removeEventListener("abort", waiter.onAbort!);
-    if (--this.live === 0) this.hold.unref();
+    if (--this.live === 0) {
+      clearInterval(this.hold);
+      this.hold = undefined;
+    }
   }
 }
