@@ -18,11 +18,13 @@ export interface CVariant {
 }
 
 /**
- * Measured with --c-variants (5 reps × 50,000 connections, 2 cores, kernel
- * 6.18, loaded machine): IORING_OP_SOCKET with SINGLE_ISSUER was best or
- * tied at concurrency 100, 1000 and 10000 (1.0–1.2× socket(2) with the same
- * close); DEFER_TASKRUN cost 5–10% on top of it; direct descriptors
- * (SO_LINGER through URING_CMD, direct close) cost ~25%.
+ * Measured on this 2-core VM (kernel 6.18), loaded by other work: 5 reps ×
+ * 50,000 connections at load ~2–3, and `--c-variants` with 3 reps × 30,000
+ * at load ~5. IORING_OP_SOCKET paid in both (1.0–1.4× socket(2) with the
+ * same ring and close); SINGLE_ISSUER and DEFER_TASKRUN moved rates by less
+ * than the run-to-run noise; direct descriptors (SO_LINGER through
+ * URING_CMD, direct close) cost 20–25% at concurrency 10000. OP_SOCKET with
+ * SINGLE_ISSUER was best or tied at 100, 1000 and 10000 in the quieter run.
  */
 export const C_BEST: CVariant = { socket: "ring", setup: "single-issuer", close: "async" };
 
