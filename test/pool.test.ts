@@ -128,6 +128,19 @@ describe("prewarm and bursts", () => {
     await closeClean(pool, baseline);
   });
 
+  // Bun runs pending microtasks inside a socket's close(): taking an idle
+  // connection closes its watch, and a plan still pending from the connect
+  // that made it ready must not see the connection neither idle nor busy.
+  test("an acquire right after ready() takes the idle connection and opens no other", async () => {
+    await using server = await startServer();
+    const pool = new Pool({ host: "127.0.0.1", port: server.port }, { connector, min: 1 });
+    await pool.ready();
+    const fd = await pool.acquireFd();
+    expect(pool.stats()).toMatchObject({ idle: 0, busy: 1, connecting: 0, opened: 1 });
+    pool.release(fd);
+    pool.close();
+  });
+
   test("min 0: ready() resolves at once and nothing is opened until an acquire", async () => {
     await using server = await startServer();
     const pool = new Pool({ host: "127.0.0.1", port: server.port }, { connector });
@@ -438,6 +451,14 @@ describe("waiting", () => {
     expect(pool.stats().waiting).toBe(0);
     pool.release(fd);
     expect(pool.stats()).toMatchObject({ idle: 1, busy: 0 });
+    // Served by a release, then aborted before the acquire resumed: the connection goes back.
+    const late = new AbortController();
+    const taken = await pool.acquireFd();
+    const racing = pool.acquireFd({ signal: late.signal });
+    pool.release(taken);
+    late.abort();
+    await expect(racing).rejects.toMatchObject({ name: "AbortError" });
+    expect(pool.stats()).toMatchObject({ idle: 1, busy: 0, waiting: 0 });
     const reason = new Error("gave up");
     await expect(pool.acquireFd({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(pool.stats()).toMatchObject({ idle: 1, busy: 0 });

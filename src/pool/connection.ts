@@ -75,11 +75,14 @@ export class PooledConnection {
       return;
     }
     const generation = ++this.watchGeneration;
+    // onDead takes it out of the idle stack before anything closes the watch:
+    // Bun runs pending microtasks inside a socket's close(), and none of them
+    // may find a dead connection idle.
     const died = () => {
       if (generation !== this.watchGeneration) return;
       this.dead = true;
-      this.unwatch();
       onDead(this);
+      this.unwatch();
     };
     adoptSocket(duplicate, {
       // Bun calls open within Bun.connect({ fd }), before any other handler.

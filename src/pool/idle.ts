@@ -31,13 +31,13 @@ export class IdleConnections {
   }
 
   /**
-   * The most recently idle connection still within its lifetime, unwatched
-   * and removed; those past their lifetime met on the way are removed and
-   * given to `discard`.
+   * The most recently idle connection still within its lifetime, removed
+   * (still watched: the caller unwatches it once its own books are right);
+   * those past their lifetime met on the way are removed and given to
+   * `discard`.
    */
   take(now: number, discard: (connection: PooledConnection) => void): PooledConnection | undefined {
     for (let connection = this.stack.pop(); connection; connection = this.stack.pop()) {
-      connection.unwatch();
       if (now < connection.expiresAt) return connection;
       discard(connection);
     }

@@ -289,7 +289,13 @@ export class Pool {
     const waiting = this.waiters.wait(acquireTimeout, signal);
     this.demand.observe(this.loans.count + this.waiters.length, now);
     this.queuePlan();
-    return waiting;
+    if (!signal) return waiting;
+    // Served, then aborted before the acquire resumed: the caller has gone, the connection goes back.
+    return waiting.then((connection) => {
+      if (!signal.aborted) return connection;
+      this.checkin(connection, true);
+      throw signal.reason;
+    });
   }
 
   /** The most recently idle connection still within its lifetime, marked busy. */
@@ -298,7 +304,10 @@ export class Pool {
       this.closeConnection(expired);
       this.queuePlan();
     });
-    if (connection) this.markBusy(connection);
+    if (!connection) return undefined;
+    this.markBusy(connection);
+    // Only now: Bun runs pending microtasks (a plan, say) inside a socket's close().
+    connection.unwatch();
     return connection;
   }
 
