@@ -23,7 +23,7 @@ export type { ConnectOptions, ConnectorOptions } from "./options.ts";
 export type { SlotStats } from "./slots.ts";
 export type { RingInfo } from "./backend/index.ts";
 export { Pool, type PoolHandle, type PoolStats } from "./pool/pool.ts";
-export type { AcquireOptions, PoolOptions, SocketAcquireOptions } from "./pool/options.ts";
+export type { AcquireOptions, NetAcquireOptions, PoolOptions, SocketAcquireOptions } from "./pool/options.ts";
 
 let shared: Connector | undefined;
 

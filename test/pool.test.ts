@@ -259,6 +259,24 @@ describe("reuse", () => {
     await closeClean(pool, baseline);
   });
 
+  test("acquireNet({ into }): the connection is adopted into the caller's own unconnected net.Socket, which emits 'connect'", async () => {
+    await using server = await controlledServer();
+    const baseline = fdCount();
+    const pool = new Pool({ host: "127.0.0.1", port: server.port }, { connector, min: 1 });
+    await pool.ready();
+    class ClientSocket extends net.Socket {}
+    const mine = new ClientSocket();
+    const connected = once(mine, "connect");
+    const socket = await pool.acquireNet({ into: mine });
+    expect(socket).toBe(mine);
+    await connected;
+    expect(await echo(mine, "mine")).toBe("mine");
+    pool.release(mine);
+    expect(pool.stats()).toMatchObject({ idle: 1, busy: 0, closed: 0 });
+    await expect(pool.acquireNet({ into: {} as net.Socket })).rejects.toThrow(/options\.into must be a net\.Socket, got an object/);
+    await closeClean(pool, baseline);
+  });
+
   test("an fd, a Bun socket and a net.Socket from one pool in turn all use the one connection", async () => {
     await using server = await controlledServer();
     const pool = new Pool({ host: "127.0.0.1", port: server.port }, { connector, min: 1, max: 1 });

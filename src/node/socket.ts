@@ -14,7 +14,8 @@ import { checkNodeOptions, type CheckedNodeOptions, type NodeConnectOptions } fr
 
 /**
  * Connect to `target` through a Connector (the shared one, or
- * `options.connector`) and wrap the connection in a net.Socket.
+ * `options.connector`) and wrap the connection in a net.Socket; with
+ * `options.pool`, take a connection from the pool instead (to its target).
  *
  * Returns a connected socket: `connecting` is false and `remoteAddress`,
  * `remotePort`, `localAddress`, `localPort` are set. The socket owns the fd.
@@ -32,8 +33,9 @@ export function connectNet(target: Target, options?: NodeConnectOptions): Promis
   }
 }
 
-/** `connectNet` with options already checked (the adapters check theirs once). */
+/** `connectNet` with options already checked (the adapters check theirs once); from the pool when there is one. */
 export async function connectNetWith(options: CheckedNodeOptions, target: Target): Promise<net.Socket> {
+  if (options.pool) return options.pool.acquireNet({ signal: options.connect.signal });
   const fd = await options.connector().connectFd(target, options.connect);
   return adoptNetSocket(fd);
 }
@@ -49,7 +51,9 @@ export async function connectNetWith(options: CheckedNodeOptions, target: Target
  *
  * Throws TypeError/RangeError for bad options or target, before anything is
  * opened. Notes: `options.timeout` limits the connect (ETIMEDOUT), unlike
- * node:net's idle `timeout`; use `setTimeout()` for that.
+ * node:net's idle `timeout`; use `setTimeout()` for that. With
+ * `options.pool`, `connect()` takes a connection from the pool (to the
+ * pool's target; the one passed is only checked), failing as its acquires do.
  */
 export function createConnection(target?: Target, options?: NodeConnectOptions): net.Socket {
   return createConnectionWith(checkNodeOptions(options), target);
@@ -71,7 +75,7 @@ interface ConnectCall {
   listener: (() => void) | undefined;
 }
 
-/** The net.Socket from `createConnection`: Bun's own socket, whose connect is a Connector's. */
+/** The net.Socket from `createConnection`: Bun's own socket, whose connect is a Connector's (or a Pool's acquire). */
 class UringSocket extends net.Socket {
   readonly #options: CheckedNodeOptions;
   /** Cancels the connect in flight; undefined before connect() and once it settled. */
@@ -96,40 +100,53 @@ class UringSocket extends net.Socket {
     if (this.#started) throw invalidCombination("connect() was already called on this socket; make a new one with createConnection()");
     const call = connectCall(args);
     parseTarget(call.target, "options");
-    const options = call.localAddress === undefined ? this.#options.connect : { ...this.#options.connect, localAddress: call.localAddress };
-    checkConnectOptions(options);
-    const connector = this.#options.connector();
+    const open = this.#opener(call);
     this.#started = true;
     if (call.listener) this.once("connect", call.listener);
     // As node:net does: remembered by the socket and applied once connected.
     if (call.noDelay !== undefined) this.setNoDelay(call.noDelay);
     if (call.keepAlive) this.setKeepAlive(call.keepAlive.enable, call.keepAlive.initialDelay);
-    this.#start(connector, call.target, options);
+    this.#start(open);
     return this;
   }
 
-  #start(connector: Connector, target: Target, options: ConnectOptions): void {
+  /**
+   * How this socket gets its connection: from the pool (its target and
+   * options apply; the call's target was only checked), or by a connect
+   * through the Connector. Throws for a bad option before anything opens.
+   */
+  #opener(call: ConnectCall): (signal: AbortSignal) => Promise<unknown> {
+    const pool = this.#options.pool;
+    if (pool) return (signal) => pool.acquireNet({ signal, into: this });
+    const options = call.localAddress === undefined ? this.#options.connect : { ...this.#options.connect, localAddress: call.localAddress };
+    checkConnectOptions(options);
+    const connector = this.#options.connector();
+    return (signal) => this.#connectThrough(connector, call.target, { ...options, signal });
+  }
+
+  #start(open: (signal: AbortSignal) => Promise<unknown>): void {
     const cancel = new AbortController();
     this.#cancel = cancel;
-    const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
+    const given = this.#options.connect.signal;
+    const signal = given ? AbortSignal.any([given, cancel.signal]) : cancel.signal;
     // Bun's net.Socket holds writes, end() and reads while `connecting` is
     // set, and replays them on 'connect', which adoption emits.
     (this as { connecting: boolean }).connecting = true;
-    connector.connectFd(target, { ...options, signal }).then(
-      (fd) => {
-        this.#cancel = undefined;
-        if (this.destroyed) {
-          connector.closeFd(fd);
-          return;
-        }
-        (this as { connecting: boolean }).connecting = false;
-        adoptNetSocket(fd, this);
-      },
+    open(signal).then(
+      () => (this.#cancel = undefined),
       (error: unknown) => {
         this.#cancel = undefined;
         if (!this.destroyed) this.destroy(error as Error);
       },
     );
+  }
+
+  /** Connect through `connector` and adopt the connection into this socket (closed instead if it was destroyed meanwhile). */
+  async #connectThrough(connector: Connector, target: Target, options: ConnectOptions): Promise<void> {
+    const fd = await connector.connectFd(target, options);
+    if (this.destroyed) return connector.closeFd(fd);
+    (this as { connecting: boolean }).connecting = false;
+    adoptNetSocket(fd, this);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

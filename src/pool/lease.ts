@@ -75,14 +75,15 @@ export function leaseBunSocket<Data>(
 }
 
 /**
- * Adopt a duplicate of `fd` as a net.Socket, connected. Throws the dup's
- * SyscallError (EMFILE...).
+ * Adopt a duplicate of `fd` as a net.Socket, connected: into `into` when
+ * given (unconnected), else a new one. Throws the dup's SyscallError
+ * (EMFILE...) or the adoption's error; the duplicate is closed then.
  */
-export function leaseNetSocket(fd: number, onLost: () => void): Lease<net.Socket> {
+export function leaseNetSocket(fd: number, onLost: () => void, into?: net.Socket): Lease<net.Socket> {
   const duplicate = duplicateFd(fd);
   let socket: net.Socket;
   try {
-    socket = adoptNetSocket(duplicate);
+    socket = adoptNetSocket(duplicate, into);
   } catch (error) {
     closeSync(duplicate);
     throw error;

@@ -5,6 +5,7 @@
  * checked before anything is taken. Every failure names the field.
  */
 import type { SocketHandler } from "bun";
+import net from "node:net";
 import { Connector } from "../connector.ts";
 import { invalidCombination, invalidRange, invalidType } from "../errors.ts";
 import { checkConnectOptions, checkSocketOptions, MAX_INFLIGHT, MAX_TIMEOUT_MS, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
@@ -63,6 +64,15 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
+/** Options for `acquireNet`. */
+export interface NetAcquireOptions extends AcquireOptions {
+  /**
+   * An unconnected net.Socket (a subclass of a client's own, say) to adopt
+   * the connection into, instead of a new one.
+   */
+  into?: net.Socket;
+}
+
 /** Options for `acquire`: the Bun socket's handlers and data, as for `Connector.connect`. */
 export interface SocketAcquireOptions<Data> extends AcquireOptions {
   socket: SocketHandler<Data>;
@@ -70,6 +80,7 @@ export interface SocketAcquireOptions<Data> extends AcquireOptions {
 }
 
 const ACQUIRE_KEYS = ["signal"] as const satisfies readonly (keyof AcquireOptions)[];
+const NET_ACQUIRE_KEYS = ["signal", "into"] as const satisfies readonly (keyof NetAcquireOptions)[];
 const SOCKET_ACQUIRE_KEYS = ["socket", "data", "signal"] as const satisfies readonly (keyof SocketAcquireOptions<unknown>)[];
 
 /** A Pool's options, checked, with defaults filled in; 0 means "none" for every time limit. */
@@ -124,9 +135,17 @@ export function checkPoolOptions(options: unknown): CheckedPoolOptions {
   };
 }
 
-/** Check `acquireFd`/`acquireNet` options; returns the signal. Throws TypeError naming the field. */
+/** Check `acquireFd` options; returns the signal. Throws TypeError naming the field. */
 export function checkAcquireOptions(options: unknown): AbortSignal | undefined {
   return checkSignalOptions(options, ACQUIRE_KEYS);
+}
+
+/** Check `acquireNet` options; returns the signal and the socket to adopt into. Throws TypeError naming the field. */
+export function checkNetAcquireOptions(options: unknown): { signal: AbortSignal | undefined; into: net.Socket | undefined } {
+  const signal = checkSignalOptions(options, NET_ACQUIRE_KEYS);
+  const into = (options as NetAcquireOptions | undefined)?.into;
+  if (into !== undefined && !(into instanceof net.Socket)) throw invalidType("options.into", "a net.Socket", into);
+  return { signal, into };
 }
 
 /** Check `acquire` options: its keys, the Bun socket handlers, the signal. Throws TypeError naming the field. */

@@ -33,10 +33,12 @@ import { leaseBunSocket, leaseNetSocket, type Lease } from "./lease.ts";
 import { Loans } from "./loans.ts";
 import {
   checkAcquireOptions,
+  checkNetAcquireOptions,
   checkPoolOptions,
   checkSocketAcquireOptions,
   type AcquireOptions,
   type CheckedPoolOptions,
+  type NetAcquireOptions,
   type PoolOptions,
   type SocketAcquireOptions,
 } from "./options.ts";
@@ -181,18 +183,20 @@ export class Pool {
   }
 
   /**
-   * A connection as a connected net.Socket (`connecting` false). It is the
-   * caller's until `release(socket)`, which destroys the socket object and
-   * keeps the connection; a socket ended or destroyed first is dropped.
+   * A connection as a connected net.Socket (`connecting` false): a new one,
+   * or `options.into` (unconnected; it emits 'connect' and 'ready'). It is
+   * the caller's until `release(socket)`, which destroys the socket object
+   * and keeps the connection; a socket ended or destroyed first is dropped.
    *
    * Rejects as acquireFd does, and with the dup's error (EMFILE) when no fd
    * is free for the socket.
    */
-  async acquireNet(options?: AcquireOptions): Promise<net.Socket> {
-    const connection = await this.checkout(checkAcquireOptions(options));
+  async acquireNet(options?: NetAcquireOptions): Promise<net.Socket> {
+    const { signal, into } = checkNetAcquireOptions(options);
+    const connection = await this.checkout(signal);
     let lease: Lease<net.Socket>;
     try {
-      lease = leaseNetSocket(connection.fd, () => this.lost(connection));
+      lease = leaseNetSocket(connection.fd, () => this.lost(connection), into);
     } catch (error) {
       this.checkin(connection, true);
       throw error;

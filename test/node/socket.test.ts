@@ -354,7 +354,7 @@ describe("adapters check their options when made", () => {
   for (const [name, make] of Object.entries(adapters)) {
     test(`${name}: a misspelt option is a TypeError naming it; a bad value a TypeError/RangeError`, () => {
       expect(() => make({ localAdress: "127.0.0.1" } as object)).toThrow('options.localAdress is not a known option; did you mean "localAddress"?');
-      expect(() => make({ pool: {} } as object)).toThrow("options.pool is not a known option");
+      expect(() => make({ pool: {} } as object)).toThrow("options.pool must be a Pool, got an object");
       expect(() => make({ timeout: -5 })).toThrow(RangeError);
       expect(() => make({ connector: "shared" } as object)).toThrow(TypeError);
       expect(() => make({ localAddress: "::1", connector })).not.toThrow();
