@@ -49,7 +49,13 @@ const POOL_OWN_KEYS = [
   "preconnect",
   "connector",
 ] as const satisfies readonly (keyof PoolOptions)[];
-const CONNECT_KEYS = ["localAddress", "noDelay", "keepAlive", "autoSelectFamily", "autoSelectFamilyAttemptTimeout"] as const;
+const CONNECT_KEYS = [
+  "localAddress",
+  "noDelay",
+  "keepAlive",
+  "autoSelectFamily",
+  "autoSelectFamilyAttemptTimeout",
+] as const satisfies readonly (keyof PoolOptions)[];
 const POOL_OPTION_KEYS: readonly string[] = [...POOL_OWN_KEYS, ...CONNECT_KEYS];
 
 // A key added to PoolOptions (or ConnectOptions) without being added to the

@@ -83,7 +83,9 @@ const LIFETIME_JITTER = 0.1;
  * pool backs off (exponentially, with jitter) before it tries again, one
  * connect at a time; a target that accepts and at once closes new
  * connections counts as failing (ECONNRESET). Nothing the pool holds keeps
- * the process alive while no acquire waits.
+ * the process alive while no acquire waits. Bun turns TCP_NODELAY on for
+ * every socket it adopts, the idle watch included, so pooled connections
+ * have it on whatever `noDelay` says.
  */
 export class Pool {
   /** The target every connection goes to. */
