@@ -43,17 +43,17 @@ describe("the order a race tries addresses in", () => {
 
 describe("bad input is rejected before anything is opened", () => {
   test.each([
-    [{ autoSelectFamily: 1 }, TypeError, "options.autoSelectFamily must be a boolean"],
-    [{ autoSelectFamily: "false" }, TypeError, "options.autoSelectFamily must be a boolean"],
-    [{ autoSelectFamilyAttemptTimeout: "250" }, TypeError, "options.autoSelectFamilyAttemptTimeout must be a number of milliseconds"],
-    [{ autoSelectFamilyAttemptTimeout: 0 }, RangeError, `options.autoSelectFamilyAttemptTimeout must be a finite number of milliseconds in 1..${MAX_TIMEOUT_MS}`],
-    [{ autoSelectFamilyAttemptTimeout: -1 }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
-    [{ autoSelectFamilyAttemptTimeout: NaN }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
-    [{ autoSelectFamilyAttemptTimeout: Infinity }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
-    [{ autoSelectFamilyAttemptTimeout: MAX_TIMEOUT_MS + 1 }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
-    [{ autoSelectFamilyAttemptTimout: 100 }, TypeError, 'options.autoSelectFamilyAttemptTimout is not a known option; did you mean "autoSelectFamilyAttemptTimeout"?'],
-    [{ autoSelectFamilly: true }, TypeError, 'options.autoSelectFamilly is not a known option; did you mean "autoSelectFamily"?'],
-  ])("%p: %p", async (options, kind, message) => {
+    ["autoSelectFamily: 1", { autoSelectFamily: 1 }, TypeError, "options.autoSelectFamily must be a boolean"],
+    ['autoSelectFamily: "false"', { autoSelectFamily: "false" }, TypeError, "options.autoSelectFamily must be a boolean"],
+    ['autoSelectFamilyAttemptTimeout: "250"', { autoSelectFamilyAttemptTimeout: "250" }, TypeError, "options.autoSelectFamilyAttemptTimeout must be a number of milliseconds"],
+    ["autoSelectFamilyAttemptTimeout: 0", { autoSelectFamilyAttemptTimeout: 0 }, RangeError, `options.autoSelectFamilyAttemptTimeout must be a finite number of milliseconds in 1..${MAX_TIMEOUT_MS}`],
+    ["autoSelectFamilyAttemptTimeout: -1", { autoSelectFamilyAttemptTimeout: -1 }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
+    ["autoSelectFamilyAttemptTimeout: NaN", { autoSelectFamilyAttemptTimeout: NaN }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
+    ["autoSelectFamilyAttemptTimeout: Infinity", { autoSelectFamilyAttemptTimeout: Infinity }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
+    ["autoSelectFamilyAttemptTimeout: MAX_TIMEOUT_MS + 1", { autoSelectFamilyAttemptTimeout: MAX_TIMEOUT_MS + 1 }, RangeError, "options.autoSelectFamilyAttemptTimeout must be a finite number"],
+    ["autoSelectFamilyAttemptTimout: 100", { autoSelectFamilyAttemptTimout: 100 }, TypeError, 'options.autoSelectFamilyAttemptTimout is not a known option; did you mean "autoSelectFamilyAttemptTimeout"?'],
+    ["autoSelectFamilly: true", { autoSelectFamilly: true }, TypeError, 'options.autoSelectFamilly is not a known option; did you mean "autoSelectFamily"?'],
+  ])("%s", async (_, options, kind, message) => {
     expect(() => checkConnectOptions(options)).toThrow(kind);
     expect(() => checkConnectOptions(options)).toThrow(message);
     using connector = new Connector();
