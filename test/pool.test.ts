@@ -394,7 +394,8 @@ describe("limits in time", () => {
     await waitFor(() => pool.stats().closed >= 4 && pool.stats().idle === 2, "two generations to expire and be replaced");
     expect(pool.stats().opened).toBeGreaterThanOrEqual(6);
     await closeClean(pool, baseline);
-    expect((await server.counts()).accepted).toBe(pool.stats().opened);
+    // A replacement cancelled by close() may have reached the server before its cancel.
+    expect((await server.counts()).accepted).toBeGreaterThanOrEqual(pool.stats().opened);
   });
 
   test("maxLifetime: a busy connection past its lifetime is closed at release", async () => {

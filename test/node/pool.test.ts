@@ -47,7 +47,7 @@ describe("createConnection and connectNet with a pool", () => {
     socket.destroy();
     await waitFor(() => pool.stats().closed === 1, "the pool to drop the closed socket's connection");
     await waitFor(() => pool.stats().idle === 1, "the refill to min");
-    expect(server.accepted()).toBe(2);
+    await waitFor(() => server.accepted() === 2, "the server to accept the refill");
     pool.close();
     await expectClean(connector, baseline);
   });
