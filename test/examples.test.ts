@@ -4,7 +4,7 @@ import Redis from "ioredis";
 import { startApi } from "../examples/redis-api.ts";
 import { sharedConnector } from "../src/index.ts";
 import { fdCount, waitFor } from "./harness.ts";
-import { skipWithout, startRedis, type RedisServer } from "./servers.ts";
+import { skipWithout, startRedis, type RedisServer } from "../tools/servers.ts";
 
 describe.skipIf(skipWithout("redis"))("examples/redis-api.ts", () => {
   let redisServer: RedisServer;

@@ -5,7 +5,7 @@ import { Connector, ConnectError } from "../../src/index.ts";
 import { ioredisConnector } from "../../src/node/index.ts";
 import { expectClean, fdCount } from "../harness.ts";
 import { refusingPort } from "../fixtures/sockets.ts";
-import { skipWithout, startRedis, type RedisServer } from "../servers.ts";
+import { skipWithout, startRedis, type RedisServer } from "../../tools/servers.ts";
 import { CountingConnector, hangingTarget } from "./support.ts";
 
 let server: RedisServer;

@@ -6,7 +6,7 @@ import { Connector, ConnectError } from "../../src/index.ts";
 import { mysql2Stream } from "../../src/node/index.ts";
 import { expectClean, fdCount } from "../harness.ts";
 import { refusingPort } from "../fixtures/sockets.ts";
-import { skipWithout, startMariadb, type MariadbServer } from "../servers.ts";
+import { skipWithout, startMariadb, type MariadbServer } from "../../tools/servers.ts";
 import { CountingConnector, hangingTarget, SockOpt, sockopt } from "./support.ts";
 
 let server: MariadbServer;

@@ -10,7 +10,7 @@ import Redis from "ioredis";
 import { Connector, Pool } from "../../src/index.ts";
 import { connectNet, createConnection, ioredisConnector, pgStream } from "../../src/node/index.ts";
 import { expectClean, fdCount, startServer, waitFor } from "../harness.ts";
-import { skipWithout, startRedis, type RedisServer } from "../servers.ts";
+import { skipWithout, startRedis, type RedisServer } from "../../tools/servers.ts";
 
 let connector: Connector;
 beforeEach(() => {

@@ -5,7 +5,7 @@ import { Connector, ConnectError } from "../../src/index.ts";
 import { postgresSocket } from "../../src/node/index.ts";
 import { expectClean, fdCount } from "../harness.ts";
 import { refusingPort } from "../fixtures/sockets.ts";
-import { skipWithout, startPostgres, type PostgresServer } from "../servers.ts";
+import { skipWithout, startPostgres, type PostgresServer } from "../../tools/servers.ts";
 import { CountingConnector, hangingTarget } from "./support.ts";
 
 let server: PostgresServer;

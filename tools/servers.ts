@@ -1,8 +1,10 @@
 /**
- * Real database servers for the client tests: redis-server, PostgreSQL and
- * MariaDB, each started in a temporary directory on a loopback port and
- * stopped (directory removed) on dispose. Small configurations: the tests
- * share a 2-core machine with others.
+ * Real database servers for the client tests (test/) and the benchmark
+ * (bench/): redis-server, PostgreSQL and MariaDB, each started in a
+ * temporary directory on a loopback port and stopped (directory removed) on
+ * dispose. Small configurations: the tests share a 2-core machine with
+ * others. It lives here, beside both, as tools/process.ts does; the
+ * published package leaves it out.
  *
  * Each server runs under `setpriv --pdeathsig KILL`, so it dies with the
  * test process even when that is killed; as root, PostgreSQL and MariaDB run
