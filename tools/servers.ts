@@ -205,16 +205,26 @@ export interface RedisServer extends AsyncDisposable {
   port: number;
 }
 
+export interface RedisOptions {
+  /**
+   * listen() backlog (redis' tcp-backlog, default 511; the kernel caps it at
+   * net.core.somaxconn). A burst of connects larger than it overflows the
+   * accept queue, and each dropped SYN costs a 1 s retransmit.
+   */
+  backlog?: number;
+}
+
 /**
  * redis-server on 127.0.0.1, no persistence. Protected mode is off: it lets
  * in 127.0.0.1 only, and the tests connect from other loopback addresses.
  */
-export function startRedis(): Promise<RedisServer> {
+export function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const dir = serverDir(undefined);
+  const backlog = options.backlog === undefined ? [] : ["--tcp-backlog", String(options.backlog)];
   return serverIn(dir, async () => ({
     info: {},
     server: await startServerProcess({
-      cmd: (port) => [which("redis-server")!, "--port", String(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--dir", dir, "--save", "", "--appendonly", "no"],
+      cmd: (port) => [which("redis-server")!, "--port", String(port), "--bind", "127.0.0.1", "--protected-mode", "no", "--dir", dir, "--save", "", "--appendonly", "no", ...backlog],
       user: undefined,
       stream: "stdout",
       ready: /Ready to accept connections/,
