@@ -160,10 +160,10 @@ describe("rate", () => {
 describe("hold", () => {
   test("holds the connections open, then reports held and dropped", async () => {
     await using server = await startChildServer();
-    const proc = Bun.spawn({ cmd: [process.execPath, CLI, "hold", `127.0.0.1:${server.port}`, "-c", "300", "-d", "3s", "--json"], stdout: "pipe", stderr: "pipe" });
+    const running = cli(["hold", `127.0.0.1:${server.port}`, "-c", "300", "-d", "3s", "--json"]);
     await waitForAsync(async () => (await server.counts()).open === 300, "300 connections open at the server");
     await server.drop(7);
-    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    const { stdout, code } = await running;
     expect(code).toBe(0);
     const r = JSON.parse(stdout) as Report;
     expect(r.mode).toBe("hold");

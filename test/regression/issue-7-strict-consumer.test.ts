@@ -9,6 +9,7 @@
 import { expect, test } from "bun:test";
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runProcess } from "../../tools/process.ts";
 import { tempDir } from "../harness.ts";
 
 const root = join(import.meta.dir, "..", "..");
@@ -58,9 +59,8 @@ export async function main(): Promise<void> {
 }
 `;
 
-async function run(cmd: string[], cwd: string): Promise<{ code: number; output: string }> {
-  const proc = Bun.spawn({ cmd, cwd, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+async function run(cmd: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  const { code, stdout, stderr } = await runProcess(cmd, { cwd });
   return { code, output: stdout + stderr };
 }
 
@@ -74,11 +74,10 @@ function copyPackage(to: string): void {
 }
 
 /** A project with `uring-connect` unpacked from `tarball` and its dependencies linked from this checkout (no network). */
-function installTarball(project: string, tarball: string): void {
+async function installTarball(project: string, tarball: string): Promise<void> {
   const installed = join(project, "node_modules", "uring-connect");
   mkdirSync(installed, { recursive: true });
-  const untar = Bun.spawnSync(["tar", "-xzf", tarball, "-C", installed, "--strip-components=1"]);
-  expect(untar.exitCode).toBe(0);
+  expect((await run(["tar", "-xzf", tarball, "-C", installed, "--strip-components=1"], project)).code).toBe(0);
   mkdirSync(join(project, "node_modules", "@types"));
   for (const dep of ["@types/bun", "bun-types", "@types/node", "undici-types", "hdr-histogram-js"]) {
     symlinkSync(join(root, "node_modules", dep), join(project, "node_modules", dep));
@@ -97,7 +96,7 @@ test.skipIf(Bun.which("npm") === null)("a project with strict compiler flags typ
   const tarball = join(dir.path, pack.output.trim().split("\n").pop()!);
 
   const project = join(dir.path, "project");
-  installTarball(project, tarball);
+  await installTarball(project, tarball);
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   for (const resolution of ["bundler", "nodenext"] as const) {
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify(strictTsconfig(resolution), null, 2));
