@@ -40,7 +40,8 @@ const strictTsconfig = (resolution: "bundler" | "nodenext") => ({
 
 // Uses each public entry point the way the README shows.
 const consumerSource = `
-import { Connector, ConnectError, connectFd } from "uring-connect";
+import { Connector, ConnectError, connectFd, Pool } from "uring-connect";
+import { connectNet, ioredisConnector, pgStream, postgresSocket, mysql2Stream, undiciConnect } from "uring-connect/node";
 import { rate } from "uring-connect/loadgen";
 import { storm } from "uring-connect/testing";
 
@@ -56,6 +57,13 @@ export async function main(): Promise<void> {
   const report = await rate({ target: "127.0.0.1:8080", concurrency: 10, duration: "1s" });
   console.log(report.rate, report.latencyUs.p99);
   console.log((await storm({ port: 8080, connections: 10 })).connects);
+  using pool = new Pool({ host: "127.0.0.1", port: 5432 }, { min: 2, max: 10 });
+  await pool.ready();
+  const pooled = await pool.acquireFd();
+  pool.release(pooled);
+  const socket = await connectNet({ host: "127.0.0.1", port: 6379 }, { timeout: 500 });
+  socket.destroy();
+  console.log(ioredisConnector(), pgStream(), postgresSocket({ pool }), mysql2Stream(), undiciConnect());
 }
 `;
 
