@@ -66,7 +66,7 @@ export const MAX_INFLIGHT = 65536;
 export const MAX_ENTRIES = 32768;
 
 /** The keys of ConnectOptions and ConnectorOptions; anything else is a mistake worth naming. */
-const CONNECT_OPTION_KEYS = [
+export const CONNECT_OPTION_KEYS = [
   "timeout",
   "signal",
   "localAddress",

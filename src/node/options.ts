@@ -8,7 +8,7 @@
 import { Connector } from "../connector.ts";
 import { invalidCombination, invalidType } from "../errors.ts";
 import { sharedConnector } from "../index.ts";
-import { checkConnectOptions, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
+import { CONNECT_OPTION_KEYS, checkConnectOptions, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
 import { Pool } from "../pool/pool.ts";
 
 /** Connect options plus the Connector to connect through, or a Pool. Any other key is a TypeError. */
@@ -24,20 +24,10 @@ export interface NodeConnectOptions extends ConnectOptions {
   pool?: Pool;
 }
 
-const NODE_OPTION_KEYS = [
-  "timeout",
-  "signal",
-  "localAddress",
-  "noDelay",
-  "keepAlive",
-  "autoSelectFamily",
-  "autoSelectFamilyAttemptTimeout",
-  "connector",
-  "pool",
-] as const satisfies readonly (keyof NodeConnectOptions)[];
+const NODE_OPTION_KEYS = [...CONNECT_OPTION_KEYS, "connector", "pool"] as const satisfies readonly (keyof NodeConnectOptions)[];
 
-// A key added to NodeConnectOptions (or ConnectOptions) without being added
-// to the list above would be rejected as unknown: make that a compile error.
+// A key added to NodeConnectOptions without being added to the list above
+// would be rejected as unknown: make that a compile error.
 type UnlistedKey = Exclude<keyof NodeConnectOptions, (typeof NODE_OPTION_KEYS)[number]>;
 const everyKeyListed: [UnlistedKey] extends [never] ? true : never = true;
 void everyKeyListed;
