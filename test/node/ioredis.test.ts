@@ -6,7 +6,7 @@ import { ioredisConnector } from "../../src/node/index.ts";
 import { expectClean, fdCount } from "../harness.ts";
 import { refusingPort } from "../fixtures/sockets.ts";
 import { skipWithout, startRedis, type RedisServer } from "../../tools/servers.ts";
-import { CountingConnector, hangingTarget } from "./support.ts";
+import { clientAddresses, CountingConnector, hangingTarget } from "./support.ts";
 
 let server: RedisServer;
 let connector: Connector;
@@ -15,14 +15,6 @@ beforeEach(() => {
 });
 afterEach(() => connector.close());
 
-/** The clients redis-server has, by `addr` (ip:port as it sees them). */
-async function clientAddresses(redis: Redis): Promise<string[]> {
-  const list = (await redis.client("LIST")) as string;
-  return list
-    .trim()
-    .split("\n")
-    .map((line) => /(?:^| )addr=(\S+)/.exec(line)?.[1] ?? line);
-}
 
 /** The 'error' a client emits, with retries off so it gives up after the first. */
 function firstError(redis: Redis): Promise<unknown> {

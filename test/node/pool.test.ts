@@ -11,6 +11,7 @@ import { Connector, Pool } from "../../src/index.ts";
 import { connectNet, createConnection, ioredisConnector, pgStream } from "../../src/node/index.ts";
 import { expectClean, fdCount, startServer, waitFor } from "../harness.ts";
 import { skipWithout, startRedis, type RedisServer } from "../../tools/servers.ts";
+import { clientAddresses } from "./support.ts";
 
 let connector: Connector;
 beforeEach(() => {
@@ -86,14 +87,6 @@ describe.skipIf(skipWithout("redis"))("ioredis with a pool", () => {
   });
   afterAll(() => server?.[Symbol.asyncDispose]());
 
-  /** The client addresses redis-server lists (ip:port as it sees them). */
-  async function clientAddresses(redis: Redis): Promise<string[]> {
-    const list = (await redis.client("LIST")) as string;
-    return list
-      .trim()
-      .split("\n")
-      .map((line) => /(?:^| )addr=(\S+)/.exec(line)?.[1] ?? line);
-  }
 
   test("each client gets a warm connection from the pool (the pool's bound address in CLIENT LIST); a client that quits is dropped and the pool refills", async () => {
     const baseline = fdCount();

@@ -2,6 +2,7 @@
 import { dlopen, ptr } from "bun:ffi";
 import { closeSync } from "node:fs";
 import type net from "node:net";
+import type Redis from "ioredis";
 import { Connector, type ConnectOptions, type Target } from "../../src/index.ts";
 import { blackholeListener } from "../fixtures/sockets.ts";
 
@@ -58,4 +59,13 @@ export function sockopt(socket: net.Socket, [level, name]: readonly [number, num
   const length = new Uint32Array([4]);
   if (libc.symbols.getsockopt(fd, level, name, ptr(value), ptr(length)) !== 0) throw new Error(`getsockopt(${fd}, ${level}, ${name}) failed`);
   return value[0]!;
+}
+
+/** The clients redis-server lists, by `addr` (ip:port as it sees them). */
+export async function clientAddresses(redis: Redis): Promise<string[]> {
+  const list = (await redis.client("LIST")) as string;
+  return list
+    .trim()
+    .split("\n")
+    .map((line) => /(?:^| )addr=(\S+)/.exec(line)?.[1] ?? line);
 }
