@@ -1,8 +1,10 @@
 /**
  * Side-by-side connect-rate benchmark: uring-connect against Bun.connect,
  * node:net and C liburing clients, all hitting one epoll server; then the
- * event loop during a storm, memory per connect, startup and idle cost, and
- * issue 9's goals judged from the figures.
+ * event loop during a storm, memory per connect, startup and idle cost, the
+ * outbound section (bench/outbound.ts: a warm Pool behind a Bun.serve
+ * server, and warming up 1,000 redis connections), and issue 9's and issue
+ * 8's goals judged from the figures.
  *
  *   bun bench/connect-rate.ts [--connections N] [--reps R] [--concurrency 100,1000,10000]
  *     [--clients uring,uring-socket,bun,node,c,c-async,c-best,loadgen,loadgen-bun]
@@ -29,6 +31,7 @@ import { FatalError, UsageError } from "./lib/errors.ts";
 import { measureIdle, measureStartup, writeScripts } from "./lib/extras.ts";
 import { evaluateGoals } from "./lib/goals.ts";
 import { parseOptions, USAGE, type Options } from "./lib/options.ts";
+import { measureOutbound, outboundDefaults, outboundGoals, printOutbound } from "./outbound.ts";
 import { inPrivateNetns, runInPrivateNetns } from "./lib/netns.ts";
 import { makePrinter, makeProgress, plural, type Printer } from "./lib/output.ts";
 import { killAll } from "./lib/process.ts";
@@ -141,6 +144,10 @@ async function main(): Promise<void> {
     progress("");
     printIdle(idle, p);
 
+    // Tiny under --quick, so CI keeps it from rotting.
+    const outbound = await measureOutbound(outboundDefaults(opts.quick), progress);
+    printOutbound(outbound, p);
+
     let cVariants: Measured[] | undefined;
     if (opts.cVariants) {
       failedBefore = failures.length;
@@ -158,6 +165,8 @@ async function main(): Promise<void> {
     }
     const goals = evaluateGoals({ rates, latency, storm, allocation });
     printGoals(goals, p);
+    const goalsOutbound = outboundGoals(outbound);
+    printGoals(goalsOutbound, p, "goals (issue 8)");
     const summary = summaryLine(rates);
     p.line();
     p.line(p.bold(summary.text));
@@ -176,6 +185,8 @@ async function main(): Promise<void> {
           startup,
           idle,
           cVariants,
+          outbound,
+          goalsOutbound,
           failures,
           server: serverStats,
           goals,

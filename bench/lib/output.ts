@@ -7,7 +7,7 @@ export interface Printer {
   warn: (text: string) => string;
 }
 
-export function makePrinter(opts: Options): Printer {
+export function makePrinter(opts: Pick<Options, "json">): Printer {
   const color = process.stdout.isTTY === true && !opts.json;
   const paint = (code: number) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
   // In --json mode the one JSON object is the only thing on stdout.

@@ -157,9 +157,9 @@ export function printCVariants(tables: Measured[], reps: number, p: Printer): vo
   renderTable(header, rows, [], p);
 }
 
-export function printGoals(goals: Goal[], p: Printer): void {
+export function printGoals(goals: Goal[], p: Printer, title = "goals (issue 9)"): void {
   p.line();
-  p.line(p.bold("goals (issue 9)"));
+  p.line(p.bold(title));
   for (const g of goals) {
     const verdict = g.met === undefined ? "not judged" : g.met ? "met" : "not met";
     const line = `  ${g.goal}: ${g.figure} — ${verdict}`;

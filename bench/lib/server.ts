@@ -16,10 +16,18 @@ export class BenchServer {
     return this.server.port;
   }
 
-  /** Build (when the source changed) and start the C server; FatalError saying why when it cannot. */
-  static async start(): Promise<BenchServer> {
+  /** What is serving, for report headers. */
+  get kind(): string {
+    return this.server.kind;
+  }
+
+  /**
+   * Build (when the source changed) and start the C server, echoing what it
+   * reads when `echo`; FatalError saying why when it cannot.
+   */
+  static async start(options: { echo?: boolean } = {}): Promise<BenchServer> {
     try {
-      return new BenchServer(await startLocalServer({ host: HOST, require: "c" }));
+      return new BenchServer(await startLocalServer({ host: HOST, require: "c", echo: options.echo }));
     } catch (error) {
       if (error instanceof LocalServerError) throw new FatalError(`cannot start the bench server: ${error.message}`);
       throw error;
