@@ -29,10 +29,12 @@ import { describeEnvironment } from "./lib/environment.ts";
 import { UsageError } from "./lib/errors.ts";
 import type { Goal } from "./lib/goals.ts";
 import { inPrivateNetns, runInPrivateNetns } from "./lib/netns.ts";
+import { positiveInt } from "./lib/options.ts";
 import { fmtErrors, fmtMs, fmtRate, fmtRatio, fmtSpread, makePrinter, makeProgress, plural, renderTable, type Printer } from "./lib/output.ts";
 import { BENCH, BUN } from "./lib/paths.ts";
 import { failureReason, killAll, lastJsonLine, run, spawn, tail } from "./lib/process.ts";
 import { printGoals } from "./lib/report.ts";
+import { rotate } from "./lib/series.ts";
 import { BenchServer, HOST } from "./lib/server.ts";
 import { median } from "./lib/stats.ts";
 
@@ -55,8 +57,10 @@ export function outboundDefaults(quick: boolean): OutboundOptions {
 const FRONT = path.join(BENCH, "clients/fresh-upstream.ts");
 const HTTP_LOAD = path.join(BENCH, "clients/http-load.ts");
 const WARMUP = path.join(BENCH, "clients/redis-warmup.ts");
-/** Idle connections the pool keeps at least: twice the HTTP clients, so a burst never waits for a connect. */
+/** Connections the pool keeps open at least, per HTTP client: twice their number, so a burst never waits for a connect. */
 const POOL_MIN_PER_CLIENT = 2;
+/** The pool's max, per HTTP client: room for its refills while connections wait to close. */
+const POOL_MAX_PER_CLIENT = 8;
 /** Only a hang should reach these. */
 const FRONT_START_GUARD_MS = 30_000;
 const REDIS_IDLE_GUARD_MS = 10_000;
@@ -162,11 +166,6 @@ export interface Outbound {
 const spreadPct = (values: number[], mid: number) => ((Math.max(...values) - Math.min(...values)) / 2 / mid) * 100;
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-function rotate<T>(items: readonly T[], by: number): T[] {
-  const k = by % items.length;
-  return [...items.slice(k), ...items.slice(0, k)];
-}
-
 /** Run every mode once per rep, interleaved, rotating who goes first; failed runs land in `failures`. */
 async function interleave<M extends string, R>(
   modes: readonly { mode: M; label: string }[],
@@ -199,8 +198,8 @@ async function freshRun(mode: FreshMode, upstream: BenchServer, opts: OutboundOp
   const idle = await upstream.waitIdle();
   if (idle !== 0) return { reason: `the upstream still had ${idle} connections open before the run`, stderrTail: "" };
   const before = await upstream.stats();
-  const min = POOL_MIN_PER_CLIENT * opts.httpClients;
-  const front = spawn([BUN, FRONT, "--mode", mode, "--upstream-port", String(upstream.port), "--min", String(min)]);
+  const sizes = ["--min", String(POOL_MIN_PER_CLIENT * opts.httpClients), "--max", String(POOL_MAX_PER_CLIENT * opts.httpClients)];
+  const front = spawn([BUN, FRONT, "--mode", mode, "--upstream-port", String(upstream.port), ...sizes]);
   const stderr = new Response(front.stderr).text();
   const lines = readLines(front.stdout);
   const failed = async (reason: string): Promise<Failed> => {
@@ -367,7 +366,7 @@ export function printOutbound(o: Outbound, p: Printer): void {
     p,
   );
   p.line(`  Each request: one upstream connection, "ping\\n" to the echo server (${fresh.upstream}), read back, closed (FIN).`);
-  p.line(`  The pool (min ${POOL_MIN_PER_CLIENT * fresh.httpClients}, preconnect 1) hands out a connection it opened earlier and is told to close`);
+  p.line(`  The pool (min ${POOL_MIN_PER_CLIENT * fresh.httpClients}, max ${POOL_MAX_PER_CLIENT * fresh.httpClients}, preconnect 1) hands out a connection it opened earlier and is told to close`);
   p.line("  it after use (destroy), refilling as it goes. Load: bench/clients/http-load.ts in its own process (fetch, keep-alive,");
   p.line("  an unrecorded warm-up first); latency per HTTP request. server CPU: the Bun.serve process's user + system time,");
   p.line("  its kernel threads included, per request answered; upstream conns/req: connections the echo server accepted per request.");
@@ -434,18 +433,13 @@ export function outboundGoals(o: Outbound): Goal[] {
 function parseArgs(argv: string[]): { options: OutboundOptions; json: boolean } {
   const options = outboundDefaults(argv.includes("--quick"));
   let json = false;
-  const count = (flag: string, value: string | undefined) => {
-    const n = Number(value);
-    if (value === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got ${value ?? "nothing"}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === "--quick") continue;
     else if (flag === "--json") json = true;
-    else if (flag === "--reps") options.reps = count(flag, argv[++i]);
-    else if (flag === "--requests") options.requests = count(flag, argv[++i]);
-    else if (flag === "--connections") options.connections = count(flag, argv[++i]);
+    else if (flag === "--reps") options.reps = positiveInt(flag, argv[++i]);
+    else if (flag === "--requests") options.requests = positiveInt(flag, argv[++i]);
+    else if (flag === "--connections") options.connections = positiveInt(flag, argv[++i]);
     else throw new UsageError(`unknown argument ${flag}\nusage: bun bench/outbound.ts [--quick] [--reps R] [--requests N] [--connections N] [--json]`);
   }
   return { options, json };

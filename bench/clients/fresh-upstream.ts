@@ -5,7 +5,7 @@
 // warm uring-connect Pool (--mode pool), which is told to close it after
 // use (destroy, not release) and refills in batches to stay warm.
 //
-//   fresh-upstream.ts --mode pool|bun --upstream-port P [--min N]
+//   fresh-upstream.ts --mode pool|bun --upstream-port P [--min N] [--max N]
 //
 // Prints "LISTENING <port>" once serving; on SIGTERM, "STATS {json}" (requests
 // answered, failures by code, CPU time used since it started serving, and
@@ -13,21 +13,18 @@
 // counters), then exits.
 import type { Socket, SocketHandler } from "bun";
 import { Pool, sharedConnector } from "../../src/index.ts";
+import { flagValue } from "./flags.ts";
 
 const LINE = Buffer.from("ping\n");
 const NEWLINE = 0x0a;
 const HOST = "127.0.0.1";
 
-function option(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
-const mode = option("--mode");
+const mode = flagValue("--mode");
 if (mode !== "pool" && mode !== "bun") throw new Error("--mode takes pool or bun");
-const upstreamPort = Number(option("--upstream-port"));
+const upstreamPort = Number(flagValue("--upstream-port"));
 if (!upstreamPort) throw new Error("--upstream-port is required");
-const min = Number(option("--min") ?? 128);
+const min = Number(flagValue("--min") ?? 128);
+const max = Number(flagValue("--max") ?? 4 * min);
 
 /** One request's upstream exchange: settled once its line has come back (or the connection failed). */
 interface Exchange {
@@ -83,7 +80,7 @@ async function viaPool(warm: Pool): Promise<string> {
 if (mode === "pool") {
   // The Connector's compile and the prewarm happen before the server listens, as in a real server's start.
   sharedConnector();
-  pool = new Pool({ host: HOST, port: upstreamPort }, { min, max: 4 * min, preconnect: 1 });
+  pool = new Pool({ host: HOST, port: upstreamPort }, { min, max, preconnect: 1 });
   await pool.ready();
 }
 

@@ -18,21 +18,17 @@
 import net from "node:net";
 import Redis from "ioredis";
 import { Pool, sharedConnector } from "../../src/index.ts";
+import { flagValue } from "./flags.ts";
 import { redisConnectedClients } from "./redis-info.ts";
 
 const HOST = "127.0.0.1";
 const MODES = ["pool", "ioredis", "ioredis-fast", "net", "bun", "connectfd"] as const;
 type Mode = (typeof MODES)[number];
 
-function option(name: string): string | undefined {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-}
-
-const mode = option("--mode") as Mode;
+const mode = flagValue("--mode") as Mode;
 if (!MODES.includes(mode)) throw new Error(`--mode takes ${MODES.join(", ")}`);
-const port = Number(option("--port"));
-const connections = Number(option("--connections") ?? 1000);
+const port = Number(flagValue("--port"));
+const connections = Number(flagValue("--connections") ?? 1000);
 if (!port || !(connections > 0)) throw new Error("--port and a positive --connections are required");
 
 /** Open `connections` the chosen way; resolves with what closes them, once all are open. */

@@ -33,7 +33,8 @@ export const USAGE = `usage: bun bench/connect-rate.ts [--connections N] [--reps
                                 [--storm-connections N] [--storm-concurrency C] [--storm-reps R] [--alloc-connections N]
                                 [--retain-connections N] [--c-variants] [--quick] [--json]`;
 
-function positiveInt(flag: string, value: string | undefined): number {
+/** A flag's value as a positive integer; UsageError naming the flag otherwise. */
+export function positiveInt(flag: string, value: string | undefined): number {
   const n = Number(value);
   if (value === undefined || !Number.isInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive integer, got ${value ?? "nothing"}`);
   return n;

@@ -37,7 +37,8 @@ export interface Measured extends Scenario {
   rows: Row[];
 }
 
-function rotate<T>(items: readonly T[], by: number): T[] {
+/** `items` rotated left by `by`: the order of a rep, so a different client goes first each rep. */
+export function rotate<T>(items: readonly T[], by: number): T[] {
   const k = by % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
 }
