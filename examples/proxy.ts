@@ -58,6 +58,7 @@ class Exchange {
 
   /** Write what the socket takes now; the drain handler calls this again for the rest. */
   send(socket: Socket<Exchange>): void {
+    if (this.unsent.length === 0) return;
     const written = socket.write(this.unsent);
     this.unsent = this.unsent.subarray(Math.max(written, 0));
   }

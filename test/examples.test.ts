@@ -56,8 +56,10 @@ describe("examples/proxy.ts", () => {
       // A second wave, one at a time, on the connections the first left idle.
       for (const body of ["again", "and again"]) expect(await (await post(proxy.server.url, body)).text()).toBe(`${body}\n`);
 
+      // A connect the pool made for headroom may still be on its way to the upstream's accept.
+      await waitFor(() => proxy.pool.stats().connecting === 0 && upstream.accepted() === proxy.pool.stats().opened, "the upstream to accept every connection the pool opened");
       expect(upstream.accepted()).toBeLessThanOrEqual(max);
-      expect(proxy.pool.stats()).toMatchObject({ busy: 0, waiting: 0, opened: upstream.accepted(), closed: 0, failed: 0 });
+      expect(proxy.pool.stats()).toMatchObject({ busy: 0, waiting: 0, closed: 0, failed: 0 });
       expect((await fetch(proxy.server.url)).status).toBe(405);
       expect((await post(proxy.server.url, "two\nlines")).status).toBe(400);
     }
