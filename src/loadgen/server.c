@@ -257,12 +257,21 @@ static int shed_one(struct server *s)
     return fd >= 0 ? 0 : -1;
 }
 
-static void accept_all(struct server *s)
+/*
+ * Accepts per wake-up. The listener is level-triggered, so what is left waits
+ * for the next epoll_wait, which also reports the connections clients have
+ * reset meanwhile: closing those between batches keeps a deep accept queue
+ * from running the server out of fds (it used to take the whole queue first).
+ */
+#define ACCEPT_BATCH 64
+
+static void accept_some(struct server *s)
 {
-    for (;;) {
+    for (int taken = 0; taken < ACCEPT_BATCH;) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             add_conn(s, fd);
+            taken++;
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -321,7 +330,7 @@ static void run(struct server *s)
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == s->lfd)
-                accept_all(s);
+                accept_some(s);
             else if (fd == s->sfd) {
                 if (handle_signals(s))
                     return;
