@@ -177,10 +177,8 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
   let ending = false;
 
   return new Promise<Report>((resolve) => {
-    const launch = (scheduledAt: number) => {
-      // Latency counts from the schedule when a start is late (stalls are not hidden),
-      // from the real start when it left early (see OPEN_LOOP_LEAD_MS).
-      const intended = Math.min(scheduledAt, performance.now());
+    /** Start one cycle; its latency counts from `intended`. */
+    const launch = (intended: number) => {
       issued++;
       state.inFlight++;
       dialer.cycle(state.picker?.pick(), (error, establishedAt, exchangedAt) => {
@@ -197,7 +195,7 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
 
     const stopped = () => ending || state.stop.signal.aborted;
 
-    /** Open loop: queue every start whose time has come, the one due right now included. */
+    /** Open loop: queue every start due by `now` (the caller adds the lead). */
     const schedule = (now: number, perSecond: number) => {
       const due = Math.min(planned, Math.floor(((now - t0) * perSecond) / 1000) + 1);
       for (; scheduled < due; scheduled++) backlog.push(t0 + (scheduled * 1000) / perSecond);
@@ -211,7 +209,9 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
         return;
       }
       if (!stopped()) schedule(now + OPEN_LOOP_LEAD_MS, rate);
-      while (!stopped() && state.inFlight < concurrency && head < backlog.length) launch(backlog[head++]!);
+      // Latency counts from the schedule when a start is late (stalls are not hidden),
+      // from the real start when it leaves early (see OPEN_LOOP_LEAD_MS).
+      while (!stopped() && state.inFlight < concurrency && head < backlog.length) launch(Math.min(backlog[head++]!, performance.now()));
       if (head > 4096 && head * 2 > backlog.length) backlog.splice(0, head), (head = 0);
       // A timed open-loop run lasts its whole duration, even once its last start is out.
       if (stopped() || now >= deadline || (issued >= planned && deadline === Infinity)) {
