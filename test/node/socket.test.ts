@@ -319,7 +319,9 @@ describe("createConnection", () => {
     const run = async (mode: string, onConnected: () => PromiseLike<void>) => {
       const proc = Bun.spawn({ cmd: [process.execPath, fixture, String(server.port), mode], stdout: "pipe", stderr: "inherit" });
       const guard = setTimeout(() => proc.kill("SIGKILL"), 30_000);
-      await waitFor(() => server.open() === 1, "the fixture's connection");
+      // accepted(), not open(): an unref'd fixture may exit, closing its
+      // connection, before a poll sees it open.
+      await waitFor(() => server.accepted() === 1, "the fixture's connection");
       await onConnected();
       const output = await new Response(proc.stdout).text();
       expect(await proc.exited).toBe(0);
