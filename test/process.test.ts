@@ -63,7 +63,8 @@ test("an idle Connector uses no CPU", async () => {
   const { stdout, code } = await runFixture("idle.ts", { args: ["cpu"] });
   expect(code).toBe(0);
   const { idleCpuMs } = JSON.parse(stdout);
-  // CPU time over one idle second, not wall time: a busy-polling design would
-  // burn ~1000 ms here; idle means a few ms of timer work.
-  expect(idleCpuMs).toBeLessThan(20);
+  // The JS thread's CPU time over one idle second, not wall time: a
+  // busy-polling design burns ~1000 ms here (a third of that sharing a core
+  // with the rest of the suite); idle means a few ms of timer work.
+  expect(idleCpuMs).toBeLessThan(50);
 });
