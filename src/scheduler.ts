@@ -17,19 +17,18 @@ import { openBackend, type Backend, type BackendOptions, type SlotOwner } from "
 import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts";
 import type { CheckedOptions } from "./options.ts";
 import { Fifo, IntQueue } from "./queues.ts";
+import { ReapBudget } from "./reap-budget.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
 
 /**
- * Bounds on the work done in one event-loop turn. On loopback the kernel
- * runs each connect's handshake inside the submit (~15 µs each), so a batch
- * of 256 holds the JS thread ~4 ms; bigger batches go out over several turns
- * so timers and other I/O keep their turn. Likewise at most a batch's worth
- * of completions is settled right after submits in one turn (a lone connect
- * loops inline; a storm yields); later ones arrive by wake-up.
+ * Bounds on the work done in one event-loop turn, so timers and other I/O
+ * keep their turn during a storm. On loopback the kernel runs each
+ * connect's handshake inside the submit (~15 µs each), so a batch of 256
+ * holds the JS thread ~4 ms; bigger batches go out over several turns.
+ * Completions are settled up to a learnt budget per turn (reap-budget.ts),
+ * the rest in the next turn.
  */
 const MAX_BATCH = 256;
-const INLINE_REAP_BUDGET = 256;
-
 /** Counters for tests and tools: slots by state, the FIFO backlog, and closes not yet done. */
 export interface ConnectorStats extends SlotStats {
   /** Requests waiting for a free slot. */
@@ -92,8 +91,10 @@ export class Scheduler {
   private flushQueued = false;
   /** The kernel refused the last submit (EBUSY, EAGAIN): what is queued goes at the next flush. */
   private submitBlocked = false;
-  /** Completions settled right after a submit in this event-loop turn. */
-  private inlineReaped = 0;
+  private readonly reapBudget = new ReapBudget();
+  /** A reap stopped at the turn's budget: completions wait for the next turn. */
+  private reapCutShort = false;
+  private turnEndQueued = false;
   private continueQueued = false;
   private isClosed = false;
   private readonly keepAlive: ReturnType<typeof setInterval>;
@@ -283,13 +284,10 @@ export class Scheduler {
     }
     // On loopback a connect often completes before io_uring_enter returns
     // (its task work runs on the way out): settle those now rather than a
-    // thread hop later. Only a few rounds per event-loop turn, though: each
-    // round's callers start new connects in microtasks, and an unbounded
-    // chain would starve timers and I/O; later completions come by wake-up.
-    if (submitted > 0 && this.inlineReaped < INLINE_REAP_BUDGET) {
-      if (this.inlineReaped === 0) setImmediate(() => (this.inlineReaped = 0));
-      this.inlineReaped += this.reapCompletions() || 1;
-    }
+    // thread hop later, within the turn's budget (each round's callers
+    // start new connects in microtasks; an unbounded chain would starve
+    // timers and I/O). An empty round counts one, so the chain ends.
+    if (submitted > 0) this.reapInTurn(1);
     this.holdLoop();
   }
 
@@ -330,17 +328,37 @@ export class Scheduler {
 
   private onWake(): void {
     if (this.isClosed) return;
-    this.reapCompletions();
+    this.reapInTurn(0);
     // Settled callers' next connects and closes join this flush: it runs after their microtasks.
     if (this.submitBlocked) this.queueFlush();
     this.holdLoop();
   }
 
-  /** Settle every posted completion in one batch and give freed slots to waiters; returns how many. */
-  private reapCompletions(): number {
-    const reaped = this.backend.reap(this.settleCompletion);
+  /**
+   * Settle posted completions, as many as the turn's budget has room for,
+   * and give freed slots to waiters; what is left waits for the next turn.
+   * A reap that finds nothing counts `emptyCost` against the budget.
+   */
+  private reapInTurn(emptyCost: number): void {
+    const room = this.reapBudget.room();
+    const reaped = room > 0 ? this.backend.reap(this.settleCompletion, room) : 0;
     if (reaped > 0) this.pump();
-    return reaped;
+    this.reapBudget.add(reaped || emptyCost, performance.now());
+    if (reaped === room) this.reapCutShort = true;
+    this.endTurnLater();
+  }
+
+  /** After this event-loop turn: learn from it, and settle what it left. */
+  private endTurnLater(): void {
+    if (this.turnEndQueued) return;
+    this.turnEndQueued = true;
+    setImmediate(() => {
+      this.turnEndQueued = false;
+      const cutShort = this.reapCutShort;
+      this.reapCutShort = false;
+      this.reapBudget.endTurn(cutShort, performance.now());
+      if (cutShort && !this.isClosed) this.onWake();
+    });
   }
 
   private readonly settleCompletion = (slot: number, generation: number, res: number): void => {

@@ -47,13 +47,14 @@ class Rig implements Disposable {
   readonly backend: Backend;
   readonly completions: Completion[] = [];
 
-  constructor(open: (pool: SlotPool<SlotOwner>) => Backend) {
+  /** `reapOnWake` false: completions stay in the backend until the test reaps them itself. */
+  constructor(open: (pool: SlotPool<SlotOwner>) => Backend, reapOnWake = true) {
     this.backend = open(this.pool);
-    this.backend.startWaker(() => this.reap());
+    this.backend.startWaker(() => reapOnWake && this.reap());
   }
 
   reap(): void {
-    this.backend.reap((slot, generation, res) => this.completions.push({ slot, generation, res }));
+    this.backend.reap((slot, generation, res) => this.completions.push({ slot, generation, res }), Number.MAX_SAFE_INTEGER);
   }
 
   /** Acquire a slot for a connect to 127.0.0.1:`port`. */
@@ -126,6 +127,22 @@ describe.each(KINDS)("$kind backend", ({ kind, open, skip }) => {
     // Exactly one completion per slot, each connected to the server.
     expect(completions.map((c) => [c.slot, c.res])).toEqual(slots.map((slot) => [slot, 0]));
     await waitForAsync(async () => (await server.counts()).accepted === 5, "the server to accept all five");
+    for (const slot of slots) closeSync(rig.pool.takeFd(slot));
+  });
+
+  it("reap hands out at most max completions per call; the rest come with later calls, each once", async () => {
+    await using server = await startChildServer();
+    using rig = new Rig(open, false);
+    const slots = Array.from({ length: 5 }, () => rig.stage(server.port));
+    rig.prepareAll(slots);
+    const seen: number[] = [];
+    await waitFor(() => {
+      const n = rig.backend.reap((slot) => seen.push(slot), 2);
+      expect(n).toBeLessThanOrEqual(2);
+      return seen.length >= slots.length;
+    }, "all five completions, two at a time");
+    expect(seen.toSorted((a, b) => a - b)).toEqual(slots.toSorted((a, b) => a - b));
+    expect(rig.backend.reap((slot) => seen.push(slot), 2)).toBe(0);
     for (const slot of slots) closeSync(rig.pool.takeFd(slot));
   });
 

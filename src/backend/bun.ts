@@ -132,9 +132,8 @@ export class BunBackend implements Backend {
     return 0;
   }
 
-  reap(settle: Settle): number {
-    const done = this.completions;
-    this.completions = [];
+  reap(settle: Settle, max: number): number {
+    const done = this.completions.splice(0, max * 3);
     for (let i = 0; i < done.length; i += 3) settle(done[i]!, done[i + 1]!, done[i + 2]!);
     return done.length / 3;
   }

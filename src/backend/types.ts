@@ -87,8 +87,12 @@ export interface Backend {
    */
   submit(): number;
 
-  /** Hand every completion ready to `settle`, in one batch; returns how many. */
-  reap(settle: Settle): number;
+  /**
+   * Hand up to `max` of the completions ready to `settle`, oldest first;
+   * returns how many. Fewer than `max` means none was left; the rest of a
+   * full batch stays for the next call (it raises no new wake-up).
+   */
+  reap(settle: Settle, max: number): number;
 
   /** Closes queued or in a kernel worker whose fds may still be open. */
   closing(): number;

@@ -141,18 +141,20 @@ export class UringBackend implements Backend {
     throw new RingError("io_uring_submit failed", -ret);
   }
 
-  reap(settle: Settle): number {
+  reap(settle: Settle, max: number): number {
     let total = 0;
-    for (;;) {
-      const n = this.lib.uc_reap(this.live(), ptr(this.completions), REAP_BATCH);
+    while (total < max) {
+      const want = Math.min(REAP_BATCH, max - total);
+      const n = this.lib.uc_reap(this.live(), ptr(this.completions), want);
       const c = this.completions;
       for (let i = 0; i < n; i++) {
         const at = i * COMPLETION_WORDS;
         settle(c[at]!, c[at + 1]!, c[at + 2]!);
       }
       total += n;
-      if (n < REAP_BATCH) return total;
+      if (n < want) break;
     }
+    return total;
   }
 
   closing(): number {
