@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
@@ -77,15 +78,24 @@ enum {
 #define UC_OPT_SINGLE_ISSUER 2
 #define UC_OPT_CQSIZE 4
 
-/* user_data: low 32 bits slot, next 31 bits generation, top bit marks the
+/* user_data: low 32 bits slot, next 30 bits generation, top bit marks the
  * shim's own SQEs (link timeouts, cancels) whose CQEs JS never sees. */
+#define UC_GENERATION_MASK 0x3fffffff
 #define UC_INTERNAL (1ULL << 63)
 #define UC_CLOSE (UC_INTERNAL | 0xfffffffeULL) /* closes sent to kernel workers */
+/* A watch's poll: this bit, and its tag in the low 31 bits. JS sees its
+ * completion as slot -1 with the tag in the generation word. */
+#define UC_WATCH (1ULL << 62)
+#define UC_TAG_MASK 0x7fffffffULL
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000 /* Linux's; <poll.h> shows it only under _GNU_SOURCE */
+#endif
 
 /* Opcodes the shim uses, all checked by the probe. */
-#define UC_OPS_REQUIRED 3
+#define UC_OPS_REQUIRED 5
 static const int uc_required_ops[UC_OPS_REQUIRED] = {
-	IORING_OP_CONNECT, IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL
+	IORING_OP_CONNECT, IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+	IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE
 };
 
 struct uc_ring {
@@ -109,7 +119,7 @@ static void uc_cq_signal(struct uc_ring *r, int on);
 
 static inline uint64_t uc_user_data(uint32_t slot, int32_t generation)
 {
-	return ((uint64_t)(generation & 0x7fffffff) << 32) | slot;
+	return ((uint64_t)(generation & UC_GENERATION_MASK) << 32) | slot;
 }
 
 static unsigned uc_pow2_at_least(unsigned n)
@@ -382,10 +392,10 @@ static int32_t *uc_connect_cqe(struct uc_ring *r, const struct io_uring_cqe *cqe
 
 	if (ud == UC_CLOSE)
 		r->closes_pending--;
-	if ((ud & UC_INTERNAL) || slot >= r->capacity)
+	if ((ud & (UC_INTERNAL | UC_WATCH)) || slot >= r->capacity)
 		return NULL;
 	s = r->slots + (size_t)slot * UC_SLOT_WORDS;
-	if ((uint32_t)(ud >> 32) != (uint32_t)(s[UC_S_GENERATION] & 0x7fffffff))
+	if ((uint32_t)(ud >> 32) != (uint32_t)(s[UC_S_GENERATION] & UC_GENERATION_MASK))
 		return NULL;
 	if (cqe->res < 0 && s[UC_S_FD] >= 0) {
 		close(s[UC_S_FD]);
@@ -435,11 +445,20 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 		if (got == 0)
 			break;
 		for (i = 0; i < got; i++) {
-			int32_t *s = uc_connect_cqe(r, cqes[i]);
+			uint64_t ud = cqes[i]->user_data;
+			int32_t *s;
 
+			if ((ud & (UC_INTERNAL | UC_WATCH)) == UC_WATCH) {
+				out[written * 3] = -1;
+				out[written * 3 + 1] = (int32_t)(ud & UC_TAG_MASK);
+				out[written * 3 + 2] = cqes[i]->res;
+				written++;
+				continue;
+			}
+			s = uc_connect_cqe(r, cqes[i]);
 			if (!s)
 				continue;
-			out[written * 3] = (int32_t)(cqes[i]->user_data & 0xffffffff);
+			out[written * 3] = (int32_t)(ud & 0xffffffff);
 			out[written * 3 + 1] = s[UC_S_GENERATION];
 			out[written * 3 + 2] = cqes[i]->res;
 			written++;
@@ -527,6 +546,75 @@ int uc_prep_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 		sqe->flags |= IOSQE_ASYNC;
 		io_uring_sqe_set_data64(sqe, UC_CLOSE);
 		r->closes_pending++;
+	}
+	return n;
+}
+
+/*
+ * uc_prep_watch_batch - queue a one-shot poll of each of n connected sockets
+ *   pairs: int32[2n], (fd, tag) for each; a tag (0..2^31-1) names the
+ *   watch. The poll waits for readable data, the peer's FIN (POLLRDHUP),
+ *   an error or a hang-up, whichever comes first.
+ * RETURNS how many pairs were consumed (a prefix): a poll is queued for
+ *   each. Fewer than n only when the submission queue is full. Each
+ *   completes once, reported by uc_reap as slot -1 with the tag in the
+ *   generation word and res the poll's revents (> 0), -ECANCELED once
+ *   removed, or -errno (-EBADF for an fd closed before the submit).
+ * ERRORS -EINVAL n < 0, pairs NULL with n > 0, a negative tag: checked
+ *   first, so nothing is queued.
+ * MEMORY pairs is read during the call only. An armed poll holds a
+ *   reference to its socket: a closed fd's connection stays open until the
+ *   poll completes or is removed (uc_prep_unwatch_batch).
+ * NOTES queues only: the polls reach the kernel at the next uc_submit.
+ *   Nothing is read from the socket: data stays for its next reader.
+ */
+int uc_prep_watch_batch(struct uc_ring *r, const int32_t *pairs, int n)
+{
+	int i;
+
+	if (n < 0 || (n > 0 && !pairs))
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (pairs[2 * i + 1] < 0)
+			return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+		if (!sqe)
+			return i;
+		io_uring_prep_poll_add(sqe, pairs[2 * i], POLLIN | POLLRDHUP | POLLERR | POLLHUP);
+		io_uring_sqe_set_data64(sqe, UC_WATCH | (uint64_t)pairs[2 * i + 1]);
+	}
+	return n;
+}
+
+/*
+ * uc_prep_unwatch_batch - queue the removal of n watches' polls
+ *   tags: int32[n], as given to uc_prep_watch_batch.
+ * RETURNS how many were consumed (a prefix). A removed poll completes with
+ *   -ECANCELED (or its revents, if it fired first); a tag with no armed
+ *   poll is a no-op. The removal's own completion is consumed by uc_reap.
+ * ERRORS -EINVAL n < 0, tags NULL with n > 0, a negative tag: nothing queued.
+ * MEMORY tags is read during the call only.
+ * NOTES queues only. Queue it before the close of the watched fd in the
+ *   same batch, so the poll lets go of the socket.
+ */
+int uc_prep_unwatch_batch(struct uc_ring *r, const int32_t *tags, int n)
+{
+	int i;
+
+	if (n < 0 || (n > 0 && !tags))
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (tags[i] < 0)
+			return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+		if (!sqe)
+			return i;
+		io_uring_prep_poll_remove(sqe, UC_WATCH | (uint64_t)tags[i]);
+		io_uring_sqe_set_data64(sqe, UC_INTERNAL | 0xfffffffdULL);
 	}
 	return n;
 }

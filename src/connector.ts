@@ -129,6 +129,25 @@ export class Connector {
   }
 
   /**
+   * Watch a connected fd through the ring (one poll, batched with the
+   * tick's other work; it reads nothing; on the Bun fallback a watch socket
+   * reads what arrives before it fires): `onEvent` is called once,
+   * with poll revents (> 0) when it becomes readable, its peer closes it or
+   * it fails, or -errno when the watch could not be set up. Returns a tag
+   * for `unwatchFd` (-1 after close(): no watch). Keep the fd open until the
+   * watch is unwatched or has fired: an armed watch holds the socket.
+   * The Pool watches its idle connections with it.
+   */
+  watchFd(fd: number, onEvent: (res: number) => void): number {
+    return this.scheduler.watch(fd, onEvent);
+  }
+
+  /** End a watch from watchFd: its event is never delivered. Unknown or ended tags are ignored. */
+  unwatchFd(tag: number): void {
+    this.scheduler.unwatch(tag);
+  }
+
+  /**
    * Counters: slots by state, requests waiting for a slot, and fds whose
    * close has not completed yet (`closing`: queued, or in a kernel worker).
    */

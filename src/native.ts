@@ -58,6 +58,10 @@ const ringSymbols = {
   uc_prep_cancel_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
   // int uc_prep_close_batch(struct uc_ring *, const i32 *fds, int n, int rst)
   uc_prep_close_batch: { args: ["ptr", "ptr", "i32", "i32"], returns: "i32" },
+  // int uc_prep_watch_batch(struct uc_ring *, const i32 *pairs, int n)
+  uc_prep_watch_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
+  // int uc_prep_unwatch_batch(struct uc_ring *, const i32 *tags, int n)
+  uc_prep_unwatch_batch: { args: ["ptr", "ptr", "i32"], returns: "i32" },
   // int uc_closes_pending(struct uc_ring *)
   uc_closes_pending: { args: ["ptr"], returns: "i32" },
   // int uc_waker_start(struct uc_ring *, int notify_fd)

@@ -8,8 +8,9 @@
  * exactly once and free their slots for the next waiting requests.
  *
  *   connect ─> waiting (FIFO) ─> staged slot ─┐
- *   cancel ──> cancel of an in-flight slot ───┼─ flush: prepare all, submit once ─> kernel
- *   closeFd ─> close (reset or plain) ────────┘                                       │
+ *   cancel ──> cancel of an in-flight slot ───┤
+ *   closeFd ─> close (reset or plain) ────────┼─ flush: prepare all, submit once ─> kernel
+ *   watch / unwatch of an idle socket ────────┘                                       │
  *   settle once <─ reap (slot, generation, res) <─ wake-up, or right after submit <────┘
  */
 import type { Endpoint } from "./address.ts";
@@ -29,6 +30,9 @@ import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
  * the rest in the next turn.
  */
 const MAX_BATCH = 256;
+/** Watch tags run through 0..2^31-1 before one is used again. */
+const TAG_LIMIT = 2 ** 31;
+
 /** Counters for tests and tools: slots by state, the FIFO backlog, and closes not yet done. */
 export interface ConnectorStats extends SlotStats {
   /** Requests waiting for a free slot. */
@@ -88,6 +92,12 @@ export class Scheduler {
   /** Fds to close in the next flush, with RST and with FIN. */
   private readonly resetCloses = new IntQueue(256);
   private readonly plainCloses = new IntQueue(256);
+  /** Watches to arm in the next flush, as (fd, tag) pairs; and those to end. */
+  private readonly watchQueue = new IntQueue(256);
+  private readonly unwatchQueue = new IntQueue(256);
+  /** Each watch not yet ended, by tag: what its event goes to. */
+  private readonly watches = new Map<number, (res: number) => void>();
+  private nextTag = 0;
   private flushQueued = false;
   /** The kernel refused the last submit (EBUSY, EAGAIN): what is queued goes at the next flush. */
   private submitBlocked = false;
@@ -174,6 +184,32 @@ export class Scheduler {
     this.queueFlush();
   }
 
+  /**
+   * Watch the connected socket `fd` (see Backend.prepareWatches): `onEvent` is
+   * called once, with poll revents (> 0) when it becomes readable, its peer
+   * closes it or it fails, or with -errno when the watch could not be set
+   * up. Returns the watch's tag, for `unwatch`; -1 once closed (no watch).
+   * The fd must stay open until the watch is unwatched or has fired.
+   */
+  watch(fd: number, onEvent: (res: number) => void): number {
+    if (this.isClosed) return -1;
+    const tag = this.nextTag;
+    this.nextTag = (this.nextTag + 1) % TAG_LIMIT;
+    this.watches.set(tag, onEvent);
+    this.watchQueue.push(fd);
+    this.watchQueue.push(tag);
+    this.queueFlush();
+    return tag;
+  }
+
+  /** End a watch: its event is never delivered. Queued with this tick's closes, ahead of them. */
+  unwatch(tag: number): void {
+    if (!this.watches.delete(tag)) return;
+    // Not armed yet: the flush drops it. Armed: its poll is removed.
+    this.unwatchQueue.push(tag);
+    this.queueFlush();
+  }
+
   stats(): ConnectorStats {
     return { ...this.pool.stats(), waiting: this.waiting.length, closing: this.closing };
   }
@@ -201,6 +237,9 @@ export class Scheduler {
     this.backend.closeNow(this.plainCloses.head(), false);
     this.resetCloses.clear();
     this.plainCloses.clear();
+    this.watches.clear();
+    this.watchQueue.clear();
+    this.unwatchQueue.clear();
     const inKernel = [...this.pool.slotsIn(SlotState.InFlight), ...this.pool.slotsIn(SlotState.Orphaned)];
     this.backend.shutdown(inKernel);
     for (const slot of inKernel) this.release(slot, error);
@@ -253,14 +292,18 @@ export class Scheduler {
       this.pool.move(slot, SlotState.Free);
       return false;
     });
+    this.dropEndedWatches();
     let connectsLeft = Math.min(this.staged.length, MAX_BATCH);
     let unsubmitted = this.submitBlocked;
     let submitted = 0;
     for (;;) {
-      // Cancels and closes first: they free kernel work and fds the connects may need.
+      // Cancels and closes first: they free kernel work and fds the connects
+      // may need; unwatches before closes, so no poll holds a closed socket.
       let queued = this.cancels.feed((ids) => this.backend.prepareCancels(ids));
+      queued += this.unwatchQueue.feed((tags) => this.backend.prepareUnwatches(tags));
       queued += this.resetCloses.feed((fds) => this.backend.prepareCloses(fds, true));
       queued += this.plainCloses.feed((fds) => this.backend.prepareCloses(fds, false));
+      queued += this.prepareWatches();
       const connects = this.prepareConnects(connectsLeft);
       connectsLeft -= connects;
       queued += connects;
@@ -273,7 +316,7 @@ export class Scheduler {
       if (this.submitBlocked) break;
       submitted += ret;
       unsubmitted = false;
-      const full = connectsLeft > 0 || this.cancels.length + this.resetCloses.length + this.plainCloses.length > 0;
+      const full = connectsLeft > 0 || this.hasQueuedWork(false);
       if (!full || queued === 0) break;
     }
     if (this.submitBlocked) {
@@ -312,8 +355,30 @@ export class Scheduler {
     return taken;
   }
 
-  private hasQueuedWork(): boolean {
-    return this.staged.length + this.cancels.length + this.resetCloses.length + this.plainCloses.length > 0;
+  /** Arm the queued watches; returns how many the backend took. */
+  private prepareWatches(): number {
+    if (this.watchQueue.length === 0) return 0;
+    const taken = this.backend.prepareWatches(this.watchQueue.head());
+    this.watchQueue.drop(taken * 2);
+    return taken;
+  }
+
+  /** Watches ended before they were armed leave the queue unarmed: their fd may be closed, or another socket's by now. */
+  private dropEndedWatches(): void {
+    const pairs = this.watchQueue.head();
+    let kept = 0;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (!this.watches.has(pairs[i + 1]!)) continue;
+      pairs[kept++] = pairs[i]!;
+      pairs[kept++] = pairs[i + 1]!;
+    }
+    this.watchQueue.length = kept;
+  }
+
+  /** Anything queued for the backend; `staged`: connects count too. */
+  private hasQueuedWork(staged = true): boolean {
+    const queued = this.cancels.length + this.unwatchQueue.length + this.resetCloses.length + this.plainCloses.length + this.watchQueue.length;
+    return queued + (staged ? this.staged.length : 0) > 0;
   }
 
   /** More than a batch is staged (or the queue stayed full): flush the rest after the event loop has had a turn. */
@@ -362,6 +427,7 @@ export class Scheduler {
   }
 
   private readonly settleCompletion = (slot: number, generation: number, res: number): void => {
+    if (slot < 0) return this.settleWatch(generation, res);
     if (generation !== this.pool.generation(slot)) return;
     const state = this.pool.state(slot);
     if (state === SlotState.Orphaned) {
@@ -384,6 +450,14 @@ export class Scheduler {
       this.completeFailed(slot, completionErrno(res, request.options.timeoutMs > 0));
     }
   };
+
+  /** A watch's completion: its event, once, unless it was unwatched first. */
+  private settleWatch(tag: number, res: number): void {
+    const onEvent = this.watches.get(tag);
+    if (!onEvent) return;
+    this.watches.delete(tag);
+    onEvent(res);
+  }
 
   /** A slot's connect failed with `errno`: free the slot, then try the next endpoint or reject. */
   private completeFailed(slot: number, errno: number): void {

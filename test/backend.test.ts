@@ -5,7 +5,8 @@
  * cancels racing their connects' completions, and closes counted until done.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync } from "node:fs";
+import type { Socket } from "bun";
+import { closeSync, readSync } from "node:fs";
 import { encodeIp } from "../src/address.ts";
 import type { Backend, SlotOwner } from "../src/backend/index.ts";
 import { BunBackend } from "../src/backend/bun.ts";
@@ -16,6 +17,7 @@ import { fdCount, startChildServer, waitFor, waitForAsync } from "./harness.ts";
 import { blackholeListener } from "./fixtures/sockets.ts";
 
 const CAPACITY = 8;
+const POLLIN = 0x1;
 
 /** Whether this machine can open a ring; the io_uring cases skip (saying so) when it cannot. */
 function uringUnavailable(): string | undefined {
@@ -146,6 +148,25 @@ describe.each(KINDS)("$kind backend", ({ kind, open, skip }) => {
     for (const slot of slots) closeSync(rig.pool.takeFd(slot));
   });
 
+  it("reap still finds completions after the JIT has compiled it: its batch size reaches the shim as an int", async () => {
+    // Bun's FFI passed 0 for an integral double (Math.min's result) to an
+    // i32 once the caller was JIT-compiled, so every reap found nothing and
+    // connects hung: warm the reap up past that point, then connect.
+    await using server = await startChildServer();
+    using rig = new Rig(open, false);
+    const settle = () => {};
+    for (let i = 0; i < 100_000; i++) rig.backend.reap(settle, Number.MAX_SAFE_INTEGER - (i & 1));
+    const slot = rig.stage(server.port);
+    rig.prepareAll([slot]);
+    const seen: number[] = [];
+    await waitFor(() => {
+      rig.backend.reap((s) => seen.push(s), Number.MAX_SAFE_INTEGER);
+      return seen.length > 0;
+    }, "the connect's completion");
+    expect(seen).toEqual([slot]);
+    closeSync(rig.pool.takeFd(slot));
+  });
+
   it("bad slot ids: RangeError naming the id, nothing opened, the backend still works", async () => {
     await using server = await startChildServer();
     using rig = new Rig(open);
@@ -216,6 +237,59 @@ describe.each(KINDS)("$kind backend", ({ kind, open, skip }) => {
     expect(rig.completions).toHaveLength(1);
     closeSync(rig.pool.takeFd(last));
     await waitFor(() => fdCount() <= baseline, "every socket to close");
+  });
+
+  it("watches: data and a peer's FIN each complete theirs once; an unwatched one completes ECANCELED", async () => {
+    const peers: Socket<undefined>[] = [];
+    using server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (socket) => void peers.push(socket), data() {} } });
+    using rig = new Rig(open);
+    // One at a time, so the server's n-th socket is the peer of the n-th fd.
+    const fds: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const slot = rig.stage(server.port);
+      rig.prepareAll([slot]);
+      expect((await rig.completionsOf([slot])).at(-1)!.res).toBe(0);
+      fds.push(rig.pool.takeFd(slot));
+      rig.pool.move(slot, SlotState.Free);
+      await waitFor(() => peers.length === i + 1, "the server to accept");
+    }
+    rig.completions.length = 0;
+    const connected = fdCount();
+    const [readable, ended, unwatched] = [11, 12, 13];
+    const pairs = Int32Array.of(fds[0]!, readable, fds[1]!, ended, fds[2]!, unwatched);
+    // The ring's two-entry queue takes a prefix; submitting makes room.
+    for (let done = 0; done < 3; ) {
+      const taken = rig.backend.prepareWatches(pairs.subarray(done * 2));
+      expect(taken).toBe(kind === "io_uring" ? Math.min(2, 3 - done) : 3);
+      done += taken;
+      expect(rig.backend.submit()).toBeGreaterThanOrEqual(0);
+    }
+    // A watch holds no extra fd on the ring; Bun's adopts a duplicate.
+    if (kind === "io_uring") expect(fdCount()).toBe(connected);
+    peers[0]!.write("x");
+    peers[1]!.end();
+    expect(rig.backend.prepareUnwatches(Int32Array.of(unwatched))).toBe(1);
+    expect(rig.backend.submit()).toBeGreaterThanOrEqual(0);
+    await waitFor(() => {
+      rig.reap();
+      return rig.completions.length >= 3;
+    }, "the three watches to complete");
+    const byTag = new Map(rig.completions.map((c) => [c.generation, c]));
+    expect(rig.completions.every((c) => c.slot === -1)).toBe(true);
+    expect(byTag.size).toBe(3);
+    expect(byTag.get(readable)!.res & POLLIN).toBe(POLLIN);
+    expect(byTag.get(ended)!.res).toBeGreaterThan(0);
+    expect(byTag.get(unwatched)!.res).toBe(-Errno.ECANCELED);
+    // The ring's poll reads nothing: the byte is still there for the fd's
+    // reader. (Bun's watch socket reads what arrives: see bun.ts.)
+    if (kind === "io_uring") {
+      const buffer = Buffer.alloc(4);
+      expect(readSync(fds[0]!, buffer)).toBe(1);
+      expect(buffer.toString("latin1", 0, 1)).toBe("x");
+    }
+    for (const fd of fds) closeSync(fd);
+    await waitFor(() => fdCount() <= connected - 3, "the watched sockets and any duplicates to close");
+    expect(rig.completions).toHaveLength(3);
   });
 
   it("closes are counted until done, then closing returns to 0", async () => {

@@ -137,7 +137,9 @@ export async function startChildServer(options: { echo?: boolean; reset?: boolea
  */
 export async function expectClean(connector: Connector, baseline: number): Promise<void> {
   await waitFor(() => connector.stats().free === connector.stats().capacity, "every slot to be free");
-  await waitFor(() => connector.stats().closing === 0, "every close to complete");
+  await waitFor(() => connector.stats().closing === 0, "every close to complete").catch((error: Error) => {
+    throw new Error(`${error.message}: stats ${JSON.stringify(connector.stats())}, ring ${JSON.stringify(connector.ringInfo())}`);
+  });
   await waitFor(() => fdCount() <= baseline, `fd count to return to ${baseline} (now ${fdCount()})`);
   const stats = connector.stats();
   expect(stats).toEqual({ capacity: stats.capacity, free: stats.capacity, pending: 0, inFlight: 0, orphaned: 0, waiting: 0, closing: 0 });

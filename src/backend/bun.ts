@@ -8,11 +8,18 @@
  * table. On success the fd is duplicated for the caller and Bun's socket
  * closed, so connectFd still hands out an fd the caller owns. Completions
  * are queued and delivered through the same reap-and-settle path as the
- * ring's, so exactly-once, FIFO, abort and close behave the same.
+ * ring's, so exactly-once, FIFO, abort and close behave the same. A watch
+ * adopts a duplicate of the fd as an unref'd Bun socket, whose events stand
+ * in for the ring poll's; unlike the poll it reads data that arrives (the
+ * watch then fires: a watched connection that gets data unasked is not
+ * reused anyway). Bun's close() of it is epoll_ctl DEL and close(2) of the
+ * duplicate only, so the peer sees nothing.
  */
+import type { Socket } from "bun";
 import { ptr } from "bun:ffi";
 import net from "node:net";
 import { AF_UNIX } from "../address.ts";
+import { adoptSocket } from "../adopt.ts";
 import { codeErrno, Errno, internalError } from "../errors.ts";
 import { SLOT_WORDS, SocketFlag, Word } from "../layout.ts";
 import { sysNative, type SysSymbols } from "../native.ts";
@@ -25,11 +32,23 @@ interface Dial {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** A watch this backend armed: the adopted duplicate, once Bun has opened it. */
+interface Watch {
+  socket: Socket<unknown> | undefined;
+}
+
+/** The poll(2) events a watch reports, as the ring's poll would. */
+const POLLIN = 0x1;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLRDHUP = 0x2000;
+
 /** A Backend over Bun's sockets: no ring, nothing queued, closes done at once. */
 export class BunBackend implements Backend {
   readonly kind = "bun" as const;
   private readonly sys: SysSymbols;
   private readonly dials = new Map<number, Dial>();
+  private readonly watches = new Map<number, Watch>();
   /** Completed (slot, generation, res) triples, waiting to be reaped. */
   private completions: number[] = [];
   private onWake: (() => void) | undefined;
@@ -102,7 +121,12 @@ export class BunBackend implements Backend {
     this.dials.delete(slot);
     clearTimeout(dial.timer);
     if (res < 0) dial.socket.destroy();
-    this.completions.push(slot, dial.generation, res);
+    this.post(slot, dial.generation, res);
+  }
+
+  /** Queue a completion for the next reap, and a wake-up for it. */
+  private post(slot: number, generation: number, res: number): void {
+    this.completions.push(slot, generation, res);
     if (this.wakeQueued || this.closed) return;
     this.wakeQueued = true;
     queueMicrotask(() => {
@@ -119,6 +143,49 @@ export class BunBackend implements Backend {
       if (dial) this.complete(slot, dial, -Errno.ECANCELED);
     }
     return ids.length;
+  }
+
+  /** Arm every watch now: nothing is queued. */
+  prepareWatches(pairs: Int32Array): number {
+    for (let i = 0; i < pairs.length; i += 2) this.watch(pairs[i]!, pairs[i + 1]!);
+    return pairs.length / 2;
+  }
+
+  private watch(fd: number, tag: number): void {
+    const duplicate = this.sys.uc_dup_fd(fd);
+    if (duplicate < 0) return this.post(-1, tag, duplicate);
+    const watch: Watch = { socket: undefined };
+    this.watches.set(tag, watch);
+    const fire = (events: number) => this.endWatch(tag, watch, events);
+    adoptSocket(duplicate, {
+      // Bun calls open within Bun.connect({ fd }), before any other handler.
+      open: (socket) => {
+        if (this.watches.get(tag) !== watch) return socket.close();
+        socket.unref();
+        watch.socket = socket;
+      },
+      data: () => fire(POLLIN),
+      end: () => fire(POLLIN | POLLRDHUP),
+      error: () => fire(POLLERR),
+      close: () => fire(POLLHUP),
+    }).catch(() => fire(-Errno.EIO));
+  }
+
+  /** The one place a watch ends: it completes with `res` and its duplicate is closed. */
+  private endWatch(tag: number, watch: Watch, res: number): void {
+    if (this.watches.get(tag) !== watch) return;
+    this.watches.delete(tag);
+    this.post(-1, tag, res);
+    // Last: Bun runs pending microtasks inside a socket's close().
+    watch.socket?.close();
+  }
+
+  prepareUnwatches(tags: Int32Array): number {
+    for (const tag of tags) {
+      const watch = this.watches.get(tag);
+      if (watch) this.endWatch(tag, watch, -Errno.ECANCELED);
+    }
+    return tags.length;
   }
 
   /** Nothing to queue them in: the fds are closed now. */
@@ -156,6 +223,7 @@ export class BunBackend implements Backend {
       dial.socket.destroy();
     }
     this.dials.clear();
+    for (const [tag, watch] of [...this.watches]) this.endWatch(tag, watch, -Errno.ECANCELED);
     this.completions = [];
     const fds = Int32Array.from(inKernel, (slot) => this.pool.table[slot * SLOT_WORDS + Word.fd]!);
     for (const slot of inKernel) this.pool.table[slot * SLOT_WORDS + Word.fd] = -1;

@@ -6,11 +6,13 @@
  *
  * One scheduler turn, in the order the calls are made:
  *
- *   prepareCancels ┐
- *   prepareCloses  ├─ queue work; each consumes a prefix of its batch and
- *   prepareConnects┘  stops early only when the queue is full
- *   submit            hand everything queued to the kernel: one system call
- *   reap              completions (slot, generation, res) -> settle
+ *   prepareCancels  ┐
+ *   prepareUnwatches│
+ *   prepareCloses   ├─ queue work; each consumes a prefix of its batch and
+ *   prepareWatches  │  stops early only when the queue is full
+ *   prepareConnects ┘
+ *   submit             hand everything queued to the kernel: one system call
+ *   reap               completions (slot, generation, res) -> settle
  */
 import type { Endpoint } from "../address.ts";
 import type { SlotPool } from "../slots.ts";
@@ -36,7 +38,12 @@ export interface SlotOwner {
   readonly local: Endpoint | undefined;
 }
 
-/** Called once per completion: `res` is 0 (connected; the fd is in the slot) or -errno. */
+/**
+ * Called once per completion. A connect's: `res` is 0 (connected; the fd
+ * is in the slot) or -errno. A watch's: `slot` is -1, `generation` the
+ * watch's tag, `res` > 0 when the socket became readable, was closed by
+ * its peer or failed, or -errno (-ECANCELED once unwatched).
+ */
 export type Settle = (slot: number, generation: number, res: number) => void;
 
 /**
@@ -72,6 +79,20 @@ export interface Backend {
    * Returns how many were consumed, as prepareConnects does.
    */
   prepareCancels(ids: Int32Array): number;
+
+  /**
+   * Queue a watch of each connected socket in `pairs` (fd, tag, fd, tag...;
+   * a tag in 0..2^31-1 names its watch): it completes once, when the socket
+   * becomes readable, its peer closes it or it fails, or when unwatched.
+   * The ring reads nothing from the socket; the Bun backend's watch reads
+   * what arrives before it fires. While a watch is armed it may hold
+   * the socket open: unwatch before closing the fd. Returns how many pairs
+   * were consumed, as prepareConnects does.
+   */
+  prepareWatches(pairs: Int32Array): number;
+
+  /** Queue the end of the watches `tags`; each completes (-ECANCELED) unless it already has. Returns how many were consumed. */
+  prepareUnwatches(tags: Int32Array): number;
 
   /**
    * Queue closes of `fds` (reset: RST instead of FIN); a consumed fd

@@ -130,6 +130,16 @@ export class UringBackend implements Backend {
     return count(this.lib.uc_prep_cancel_batch(this.live(), ptr(ids), ids.length), "uc_prep_cancel_batch");
   }
 
+  prepareWatches(pairs: Int32Array): number {
+    if (pairs.length === 0) return 0;
+    return count(this.lib.uc_prep_watch_batch(this.live(), ptr(pairs), pairs.length >> 1), "uc_prep_watch_batch");
+  }
+
+  prepareUnwatches(tags: Int32Array): number {
+    if (tags.length === 0) return 0;
+    return count(this.lib.uc_prep_unwatch_batch(this.live(), ptr(tags), tags.length), "uc_prep_unwatch_batch");
+  }
+
   prepareCloses(fds: Int32Array, reset: boolean): number {
     if (fds.length === 0) return 0;
     return count(this.lib.uc_prep_close_batch(this.live(), ptr(fds), fds.length, reset ? 1 : 0), "uc_prep_close_batch");
@@ -144,7 +154,9 @@ export class UringBackend implements Backend {
   reap(settle: Settle, max: number): number {
     let total = 0;
     while (total < max) {
-      const want = Math.min(REAP_BATCH, max - total);
+      // `| 0`: Math.min of doubles may be a double, and Bun's FFI does not
+      // convert an integral double to i32 reliably (see the constructor's `>>> 0`).
+      const want = Math.min(REAP_BATCH, max - total) | 0;
       const n = this.lib.uc_reap(this.live(), ptr(this.completions), want);
       const c = this.completions;
       for (let i = 0; i < n; i++) {

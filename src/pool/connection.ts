@@ -10,20 +10,14 @@
  *
  *   connect ─> idle (watched) ⇄ busy (the caller's fd, or a wrapper on a duplicate) ─> closed
  *
- * Watching: while idle, a duplicate is adopted as an unref'd Bun socket.
- * Bun's event loop already polls it, so a peer that closes (FIN or RST),
- * errors or sends anything unasked is seen as it happens, with no system
- * call when the connection is acquired; the watch is closed (epoll_ctl DEL
- * and close of the duplicate) before the connection is handed out, so it
- * never reads a byte meant for the caller. Measured (Bun 1.4.4, loopback):
- * duplicate, adopt and close ~7 µs per cycle; a whole acquireFd + release
- * ~8.5 µs, against 35-65 µs to connect and close a fresh connection; and
- * Bun's close() of an adopted socket is epoll_ctl DEL + close(2) only (no
- * shutdown, no SO_LINGER), so the peer sees nothing. (Bun's terminate()
- * would set SO_LINGER {1, 0} on the shared socket: never used here.)
+ * Watching: while idle, the connection's fd is watched through its
+ * Connector's ring (Connector.watchFd: one poll for readable data, the
+ * peer's FIN or an error, armed in the tick's batch), so a peer that closes
+ * (FIN or RST), errors or sends anything unasked is seen as it happens,
+ * with no system call when the connection is acquired and no byte read.
+ * Acquiring ends the watch (a poll removal, in the same batch as the
+ * tick's other work); closing ends it first, so no poll holds the socket.
  */
-import type { Socket } from "bun";
-import { adoptSocket } from "../adopt.ts";
 import type { Connector } from "../connector.ts";
 import { errnoCode } from "../errors.ts";
 import { sysNative } from "../native.ts";
@@ -45,10 +39,8 @@ export class PooledConnection {
   leaseKey: unknown = undefined;
   /** The wrapper's lease, when it was handed out wrapped. */
   lease: Lease<unknown> | undefined = undefined;
-  /** The idle watch, while one is open. */
-  private watcher: Socket<unknown> | undefined = undefined;
-  /** Changes whenever a watch ends: events of an older watch are ignored. */
-  private watchGeneration = 0;
+  /** The idle watch's tag, while one is armed (-1: none). */
+  private watchTag = -1;
 
   constructor(
     /** The connection's own fd, the Pool's until it closes it. */
@@ -67,46 +59,23 @@ export class PooledConnection {
 
   /**
    * Watch the idle connection: `onDead` is called once if the peer closes
-   * it, it errors, or data arrives. Without a free fd for the duplicate it
-   * stays idle unwatched rather than lose a good connection.
+   * it, it errors, or data arrives. A watch that cannot be set up leaves it
+   * idle unwatched rather than lose a good connection.
    */
   watch(onDead: (connection: PooledConnection) => void): void {
-    let duplicate: number;
-    try {
-      duplicate = duplicateFd(this.fd);
-    } catch {
-      return;
-    }
-    const generation = ++this.watchGeneration;
-    // onDead takes it out of the idle stack before anything closes the watch:
-    // Bun runs pending microtasks inside a socket's close(), and none of them
-    // may find a dead connection idle.
-    const died = () => {
-      if (generation !== this.watchGeneration) return;
+    this.watchTag = this.connector.watchFd(this.fd, (res) => {
+      this.watchTag = -1;
+      if (res < 0) return;
       this.dead = true;
       onDead(this);
-      this.unwatch();
-    };
-    adoptSocket(duplicate, {
-      // Bun calls open within Bun.connect({ fd }), before any other handler.
-      open: (socket) => {
-        if (generation !== this.watchGeneration) return socket.close();
-        socket.unref();
-        this.watcher = socket;
-      },
-      data: died,
-      end: died,
-      error: died,
-      close: died,
-    }).catch(() => {});
+    });
   }
 
-  /** End the watch, if any (its duplicate is closed here and now). */
+  /** End the watch, if any. */
   unwatch(): void {
-    this.watchGeneration++;
-    const watcher = this.watcher;
-    this.watcher = undefined;
-    watcher?.close();
+    if (this.watchTag < 0) return;
+    this.connector.unwatchFd(this.watchTag);
+    this.watchTag = -1;
   }
 
   /** Close the connection (its own fd, batched through its Connector's ring). */

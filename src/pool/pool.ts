@@ -76,16 +76,17 @@ const LIFETIME_JITTER = 0.1;
  * Notes: connections are opened through a Connector, `min` at once and each
  * burst's deficit in one batch (up to 256 per submit); handed out as the fd
  * (`acquireFd`), a Bun socket (`acquire`) or a net.Socket (`acquireNet`);
- * and taken back by `release` for reuse. An idle connection is watched by
- * Bun's event loop, so one its peer closed is dropped as soon as that is
- * seen and never handed out. When the target fails, ready() and acquires
+ * and taken back by `release` for reuse. An idle connection is watched
+ * through the Connector's ring (one poll each, armed and removed in the
+ * tick's batch; no extra fd), so one its peer closed is dropped as soon as
+ * that is seen and never handed out. When the target fails, ready() and acquires
  * with no connect on its way reject at once with the ConnectError, and the
  * pool backs off (exponentially, with jitter) before it tries again, one
  * connect at a time; a target that accepts and at once closes new
  * connections counts as failing (ECONNRESET). Nothing the pool holds keeps
  * the process alive while no acquire waits. Bun turns TCP_NODELAY on for
- * every socket it adopts, the idle watch included, so pooled connections
- * have it on whatever `noDelay` says.
+ * every socket it adopts, so connections handed out as Bun sockets or
+ * net.Sockets have it on whatever `noDelay` says.
  */
 export class Pool {
   /** The target every connection goes to. */
@@ -312,7 +313,6 @@ export class Pool {
     });
     if (!connection) return undefined;
     this.markBusy(connection);
-    // Only now: Bun runs pending microtasks (a plan, say) inside a socket's close().
     connection.unwatch();
     return connection;
   }

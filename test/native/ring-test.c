@@ -502,6 +502,98 @@ static int test_ring_close_closes_in_flight(void)
 	return 0;
 }
 
+/* A watch fires on data without consuming it, and on the peer's FIN; an
+ * unwatched one completes -ECANCELED; the removal's own CQE is not reported. */
+static int test_watch_batch(void)
+{
+	struct fixture f;
+	int32_t a[2], b[2], c[2], pairs[6], tags[1] = { 9 }, out[3];
+	int seen = 0, i;
+	char byte;
+
+	CHECK_EQ(open_fixture(&f), 0);
+	CHECK_EQ(uc_socketpair(a), 0);
+	CHECK_EQ(uc_socketpair(b), 0);
+	CHECK_EQ(uc_socketpair(c), 0);
+	pairs[0] = a[0];
+	pairs[1] = 7;
+	pairs[2] = b[0];
+	pairs[3] = 8;
+	pairs[4] = c[0];
+	pairs[5] = 9;
+	CHECK_EQ(uc_prep_watch_batch(f.r, pairs, 3), 3);
+	CHECK_EQ(uc_submit(f.r), 3);
+	CHECK_EQ(uc_reap(f.r, out, 1), 0); /* nothing happened yet */
+	CHECK_EQ(write(a[1], "x", 1), 1);
+	close(b[1]);
+	CHECK_EQ(uc_prep_unwatch_batch(f.r, tags, 1), 1);
+	CHECK_EQ(uc_submit(f.r), 1);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(reap_one(&f, out), 1);
+		CHECK_EQ(out[0], -1);
+		if (out[1] == 7)
+			CHECK(out[2] > 0 && (out[2] & POLLIN));
+		else if (out[1] == 8)
+			CHECK(out[2] > 0 && (out[2] & POLLRDHUP));
+		else
+			CHECK(out[1] == 9 && out[2] == -ECANCELED);
+		seen |= 1 << (out[1] - 7);
+	}
+	CHECK_EQ(seen, 7);
+	CHECK_EQ(uc_reap(f.r, out, 1), 0);
+	CHECK_EQ(read(a[0], &byte, 1), 1); /* the byte is still there */
+	CHECK_EQ(byte, 'x');
+	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(c[0]);
+	close(c[1]);
+	free_fixture(&f);
+	return 0;
+}
+
+static int test_watch_bad_args(void)
+{
+	struct fixture f;
+	int32_t pairs[2] = { 0, -1 }, tags[1] = { -1 };
+
+	CHECK_EQ(open_fixture(&f), 0);
+	CHECK_EQ(uc_prep_watch_batch(f.r, NULL, 1), -EINVAL);
+	CHECK_EQ(uc_prep_watch_batch(f.r, pairs, -1), -EINVAL);
+	CHECK_EQ(uc_prep_watch_batch(f.r, pairs, 1), -EINVAL); /* a negative tag */
+	CHECK_EQ(uc_prep_unwatch_batch(f.r, NULL, 1), -EINVAL);
+	CHECK_EQ(uc_prep_unwatch_batch(f.r, tags, 1), -EINVAL);
+	CHECK_EQ(io_uring_sq_ready(&f.r->ring), 0); /* nothing queued */
+	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
+	free_fixture(&f);
+	return 0;
+}
+
+/* A full queue takes a prefix of the watches. */
+static int test_watch_batch_partial(void)
+{
+	struct fixture f;
+	int32_t pair[2], pairs[2 * (CAPACITY + 2)];
+	int i;
+
+	CHECK_EQ(open_fixture(&f), 0);
+	CHECK_EQ(uc_socketpair(pair), 0);
+	for (i = 0; i < CAPACITY + 2; i++) {
+		pairs[2 * i] = pair[0];
+		pairs[2 * i + 1] = i;
+	}
+	CHECK_EQ(uc_prep_watch_batch(f.r, pairs, CAPACITY + 2), CAPACITY); /* an 8-entry queue */
+	CHECK_EQ(uc_submit(f.r), CAPACITY);
+	CHECK_EQ(uc_prep_watch_batch(f.r, pairs + 2 * CAPACITY, 2), 2);
+	CHECK_EQ(uc_submit(f.r), 2);
+	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
+	close(pair[0]);
+	close(pair[1]);
+	free_fixture(&f);
+	return 0;
+}
+
 static const struct uc_test tests[] = {
 	{ "ring_open_bad_args", test_ring_open_bad_args },
 	{ "ring_info", test_ring_info },
@@ -520,6 +612,9 @@ static const struct uc_test tests[] = {
 	{ "close_batch_rst", test_close_batch_rst },
 	{ "waker", test_waker },
 	{ "ring_close_closes_in_flight", test_ring_close_closes_in_flight },
+	{ "watch_batch", test_watch_batch },
+	{ "watch_bad_args", test_watch_bad_args },
+	{ "watch_batch_partial", test_watch_batch_partial },
 };
 
 int main(int argc, char **argv)
