@@ -593,7 +593,8 @@ int uc_prep_watch_batch(struct uc_ring *r, const int32_t *pairs, int n)
  *   tags: int32[n], as given to uc_prep_watch_batch.
  * RETURNS how many were consumed (a prefix). A removed poll completes with
  *   -ECANCELED (or its revents, if it fired first); a tag with no armed
- *   poll is a no-op. The removal's own completion is consumed by uc_reap.
+ *   poll is a no-op. The removal's own completion is consumed by uc_reap
+ *   (and, where the kernel can skip it, posted only when it fails).
  * ERRORS -EINVAL n < 0, tags NULL with n > 0, a negative tag: nothing queued.
  * MEMORY tags is read during the call only.
  * NOTES queues only. Queue it before the close of the watched fd in the
@@ -615,6 +616,10 @@ int uc_prep_unwatch_batch(struct uc_ring *r, const int32_t *tags, int n)
 			return i;
 		io_uring_prep_poll_remove(sqe, UC_WATCH | (uint64_t)tags[i]);
 		io_uring_sqe_set_data64(sqe, UC_INTERNAL | 0xfffffffdULL);
+		/* The removed poll reports itself; the removal's own success is
+		 * noise (a CQE, and maybe a wake-up, per acquire). */
+		if (r->ring.features & IORING_FEAT_CQE_SKIP)
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	}
 	return n;
 }

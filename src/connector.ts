@@ -117,7 +117,7 @@ export class Connector {
 
   /**
    * Close a connected fd this Connector handed out, batched with every other
-   * close and connect of the same tick (one system call). `reset: true`
+   * close and connect of the same event-loop turn (one system call). `reset: true`
    * sends RST instead of FIN, so the local port skips TIME_WAIT, as load
    * generators need. After `close()` there is no ring to batch into: the fd
    * is closed before this returns.

@@ -3,7 +3,9 @@
  * Requests wait in FIFO order for a free slot, are encoded into it and
  * staged; once per tick one flush queues the tick's cancels, closes and
  * connects into the backend and submits them together (one io_uring_enter
- * while the queue has room); completions, brought by the backend's waker or
+ * while the queue has room). Work nobody waits on (closes, watches) waits
+ * for the end of the event-loop turn unless a flush takes it along, so
+ * many callbacks' closes share one submit. Completions, brought by the backend's waker or
  * found right after a submit, are reaped in one batch, settle their requests
  * exactly once and free their slots for the next waiting requests.
  *
@@ -105,7 +107,7 @@ export class Scheduler {
   /** A reap stopped at the turn's budget: completions wait for the next turn. */
   private reapCutShort = false;
   private turnEndQueued = false;
-  private continueQueued = false;
+  private nextTurnFlushQueued = false;
   private isClosed = false;
   private readonly keepAlive: ReturnType<typeof setInterval>;
   private keepAliveRefd = false;
@@ -174,14 +176,18 @@ export class Scheduler {
     // Pending: the next flush frees the slot without opening anything.
   }
 
-  /** Close `fd` in the next flush, or here and now once closed. */
+  /**
+   * Close `fd` in the next flush, or here and now once closed. A close is
+   * not urgent: it waits for the end of the event-loop turn (or rides with
+   * an earlier flush), so the closes of many callbacks share one submit.
+   */
   closeFd(fd: number, reset: boolean): void {
     if (this.isClosed) {
       this.backend.closeNow(Int32Array.of(fd), reset);
       return;
     }
     (reset ? this.resetCloses : this.plainCloses).push(fd);
-    this.queueFlush();
+    this.flushNextTurn();
   }
 
   /**
@@ -198,16 +204,18 @@ export class Scheduler {
     this.watches.set(tag, onEvent);
     this.watchQueue.push(fd);
     this.watchQueue.push(tag);
-    this.queueFlush();
+    // Not urgent either: the watch goes out at the end of the turn, like a close.
+    this.flushNextTurn();
     return tag;
   }
 
   /** End a watch: its event is never delivered. Queued with this tick's closes, ahead of them. */
   unwatch(tag: number): void {
     if (!this.watches.delete(tag)) return;
-    // Not armed yet: the flush drops it. Armed: its poll is removed.
+    // Not armed yet: the flush drops it. Armed: its poll is removed (an
+    // armed poll reads nothing, so this too can wait for the turn's end).
     this.unwatchQueue.push(tag);
-    this.queueFlush();
+    this.flushNextTurn();
   }
 
   stats(): ConnectorStats {
@@ -323,7 +331,7 @@ export class Scheduler {
       const { inFlight, orphaned } = this.pool.stats();
       if (inFlight + orphaned === 0) setTimeout(() => this.flush(), 1);
     } else if (this.hasQueuedWork()) {
-      this.continueNextTurn();
+      this.flushNextTurn();
     }
     // On loopback a connect often completes before io_uring_enter returns
     // (its task work runs on the way out): settle those now rather than a
@@ -381,12 +389,16 @@ export class Scheduler {
     return queued + (staged ? this.staged.length : 0) > 0;
   }
 
-  /** More than a batch is staged (or the queue stayed full): flush the rest after the event loop has had a turn. */
-  private continueNextTurn(): void {
-    if (this.continueQueued) return;
-    this.continueQueued = true;
+  /**
+   * Flush after the event loop has had a turn: for work that is not urgent
+   * (closes, watches), and for what a flush left (more than a batch staged,
+   * or the queue stayed full). An earlier flush takes it along.
+   */
+  private flushNextTurn(): void {
+    if (this.nextTurnFlushQueued) return;
+    this.nextTurnFlushQueued = true;
     setImmediate(() => {
-      this.continueQueued = false;
+      this.nextTurnFlushQueued = false;
       if (this.hasQueuedWork()) this.flush();
     });
   }

@@ -37,13 +37,18 @@ test.skipIf(!strace)("prewarm to min and a burst's deficit each go to the kernel
   expect(JSON.parse(run.stdout)).toMatchObject({ idle: 70, busy: 0, opened: 70, failed: 0 });
   const trace = readFileSync(out, "utf8");
   // One connect per entry (no connect timeout, so no linked timeout
-  // entries): the 40 in one call; then the idle watches of the 40 (one
-  // poll each), batched as their completions were reaped.
+  // entries): the 40 in one call. The idle watches (one poll each) go out
+  // at the end of an event-loop turn, so some may follow before the marker.
   const [connects, ...watches] = submitsBetween(trace, "prewarm-start", "prewarm-end");
   expect(connects).toBe(40);
-  expect(watches.reduce((a, b) => a + b, 0)).toBe(40);
-  // The burst's connects go straight to waiters: nothing to watch.
-  expect(submitsBetween(trace, "burst-start", "burst-end")).toEqual([30]);
+  expect(watches.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(40);
+  // The burst's 30 connects in one call, which also takes the removals of
+  // the held connections' watches still queued (up to 40); its connections
+  // go straight to waiters: nothing new to watch.
+  const burst = submitsBetween(trace, "burst-start", "burst-end");
+  expect(burst).toHaveLength(1);
+  expect(burst[0]!).toBeGreaterThanOrEqual(30);
+  expect(burst[0]!).toBeLessThanOrEqual(30 + 40);
   expect((await server.counts()).accepted).toBe(70);
 });
 

@@ -105,7 +105,9 @@ export class Pool {
   private readonly probeAlarm = new Alarm(() => this.plan());
   /** Cancels every connect in flight at close(). */
   private readonly abort = new AbortController();
-  private planQueued = false;
+  /** A plan is queued for the end of this tick, or of this event-loop turn. */
+  private planSoon = false;
+  private planLater = false;
   private isClosed = false;
 
   /**
@@ -378,12 +380,27 @@ export class Pool {
     this.counts.closed++;
   }
 
-  /** Plan once per tick, after every acquire and release of the tick: one batch of connects. */
+  /**
+   * Plan after every acquire and release of the tick: one batch of connects.
+   * With acquires waiting, at the end of this tick; otherwise (a refill to
+   * keep idle connections ready) at the end of the event-loop turn, so the
+   * refills of many callbacks go out as one batch.
+   */
   private queuePlan(): void {
-    if (this.planQueued || this.isClosed) return;
-    this.planQueued = true;
-    queueMicrotask(() => {
-      this.planQueued = false;
+    if (this.isClosed) return;
+    if (this.waiters.length > 0) {
+      if (this.planSoon) return;
+      this.planSoon = true;
+      queueMicrotask(() => {
+        this.planSoon = false;
+        this.plan();
+      });
+      return;
+    }
+    if (this.planLater) return;
+    this.planLater = true;
+    setImmediate(() => {
+      this.planLater = false;
       this.plan();
     });
   }
