@@ -97,8 +97,8 @@ export class Scheduler {
   /** Watches to arm in the next flush, as (fd, tag) pairs; and those to end. */
   private readonly watchQueue = new IntQueue(256);
   private readonly unwatchQueue = new IntQueue(256);
-  /** Each watch not yet ended, by tag: what its event goes to. */
-  private readonly watches = new Map<number, (res: number) => void>();
+  /** Each watch not yet ended, by tag: what its event goes to, and whether its poll went to the backend. */
+  private readonly watches = new Map<number, { onEvent: (res: number) => void; armed: boolean }>();
   private nextTag = 0;
   private flushQueued = false;
   /** The kernel refused the last submit (EBUSY, EAGAIN): what is queued goes at the next flush. */
@@ -201,7 +201,7 @@ export class Scheduler {
     if (this.isClosed) return -1;
     const tag = this.nextTag;
     this.nextTag = (this.nextTag + 1) % TAG_LIMIT;
-    this.watches.set(tag, onEvent);
+    this.watches.set(tag, { onEvent, armed: false });
     this.watchQueue.push(fd);
     this.watchQueue.push(tag);
     // Not urgent either: the watch goes out at the end of the turn, like a close.
@@ -211,9 +211,19 @@ export class Scheduler {
 
   /** End a watch: its event is never delivered. Queued with this tick's closes, ahead of them. */
   unwatch(tag: number): void {
-    if (!this.watches.delete(tag)) return;
-    // Not armed yet: the flush drops it. Armed: its poll is removed (an
-    // armed poll reads nothing, so this too can wait for the turn's end).
+    const watch = this.watches.get(tag);
+    if (!watch) return;
+    this.watches.delete(tag);
+    if (!watch.armed) {
+      // Never armed: the flush skips it. Taken off the queue now when it is
+      // the last one queued (an acquire right after a release), so a loop
+      // that never yields to the event loop does not grow the queue.
+      const queued = this.watchQueue.head();
+      if (queued[queued.length - 1] === tag) this.watchQueue.length -= 2;
+      return;
+    }
+    // Armed: its poll is removed (an armed poll reads nothing, so this too
+    // can wait for the turn's end).
     this.unwatchQueue.push(tag);
     this.flushNextTurn();
   }
@@ -366,7 +376,12 @@ export class Scheduler {
   /** Arm the queued watches; returns how many the backend took. */
   private prepareWatches(): number {
     if (this.watchQueue.length === 0) return 0;
-    const taken = this.backend.prepareWatches(this.watchQueue.head());
+    const pairs = this.watchQueue.head();
+    const taken = this.backend.prepareWatches(pairs);
+    for (let i = 1; i < 2 * taken; i += 2) {
+      const watch = this.watches.get(pairs[i]!);
+      if (watch) watch.armed = true;
+    }
     this.watchQueue.drop(taken * 2);
     return taken;
   }
@@ -465,10 +480,10 @@ export class Scheduler {
 
   /** A watch's completion: its event, once, unless it was unwatched first. */
   private settleWatch(tag: number, res: number): void {
-    const onEvent = this.watches.get(tag);
-    if (!onEvent) return;
+    const watch = this.watches.get(tag);
+    if (!watch) return;
     this.watches.delete(tag);
-    onEvent(res);
+    watch.onEvent(res);
   }
 
   /** A slot's connect failed with `errno`: free the slot, then try the next endpoint or reject. */

@@ -366,6 +366,23 @@ describe("liveness of idle connections", () => {
     });
   }
 
+  test("after 10,000 acquire + release cycles in one event-loop turn, the idle connection is still watched", async () => {
+    await using server = await controlledServer();
+    const baseline = fdCount();
+    const pool = new Pool({ host: "127.0.0.1", port: server.port }, { connector, min: 1 });
+    await pool.ready();
+    // Awaits are microtasks: the turn never ends, so every watch and its
+    // removal stay queued until the last release.
+    for (let i = 0; i < 10_000; i++) pool.release(await pool.acquireFd());
+    await waitFor(() => server.open() === 1, "the server to hold the connection");
+    server.newest().end();
+    await waitFor(() => pool.stats().closed === 1, "the pool to see it go");
+    // It was the one connection all along; then the pool refills to min.
+    await waitFor(() => pool.stats().idle === 1, "the pool to refill");
+    expect(pool.stats()).toMatchObject({ opened: 2, closed: 1, failed: 0 });
+    await closeClean(pool, baseline);
+  });
+
   test("a connection the peer closed while busy is closed at release, not reused", async () => {
     await using server = await startChildServer({ echo: true });
     const baseline = fdCount();
