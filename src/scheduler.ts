@@ -5,9 +5,10 @@
  * connects into the backend and submits them together (one io_uring_enter
  * while the queue has room). Work nobody waits on (closes, watches) waits
  * for the end of the event-loop turn unless a flush takes it along, so
- * many callbacks' closes share one submit. Completions, brought by the backend's waker or
- * found right after a submit, are reaped in one batch, settle their requests
- * exactly once and free their slots for the next waiting requests.
+ * many callbacks' closes share one submit. Completions, brought by the
+ * backend's waker or found right after a submit, are reaped up to the
+ * turn's budget, settle their requests exactly once and free their slots
+ * for the next waiting requests.
  *
  *   connect ─> waiting (FIFO) ─> staged slot ─┐
  *   cancel ──> cancel of an in-flight slot ───┤
@@ -209,7 +210,7 @@ export class Scheduler {
     return tag;
   }
 
-  /** End a watch: its event is never delivered. Queued with this tick's closes, ahead of them. */
+  /** End a watch: its event is never delivered. A poll's removal goes ahead of the closes of its batch. */
   unwatch(tag: number): void {
     const watch = this.watches.get(tag);
     if (!watch) return;
