@@ -74,7 +74,7 @@ const LIFETIME_JITTER = 0.1;
  * A warm pool of connections to one target.
  *
  * Notes: connections are opened through a Connector, `min` at once and each
- * burst's deficit in one batch (up to 256 per submit); handed out as the fd
+ * burst's deficit in one batch (up to 128 per submit); handed out as the fd
  * (`acquireFd`), a Bun socket (`acquire`) or a net.Socket (`acquireNet`);
  * and taken back by `release` for reuse. An idle connection is watched
  * through the Connector's ring (one poll each, armed and removed in the
