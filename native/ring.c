@@ -550,6 +550,19 @@ int uc_prep_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 	return n;
 }
 
+/* Whether the n tags at tags[0], tags[stride], ... are all valid (n >= 0, tags non-NULL when n > 0, none negative). */
+static int uc_tags_valid(const int32_t *tags, int n, int stride)
+{
+	int i;
+
+	if (n < 0 || (n > 0 && !tags))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (tags[i * stride] < 0)
+			return 0;
+	return 1;
+}
+
 /*
  * uc_prep_watch_batch - queue a one-shot poll of each of n connected sockets
  *   pairs: int32[2n], (fd, tag) for each; a tag (0..2^31-1) names the
@@ -572,11 +585,8 @@ int uc_prep_watch_batch(struct uc_ring *r, const int32_t *pairs, int n)
 {
 	int i;
 
-	if (n < 0 || (n > 0 && !pairs))
+	if (!uc_tags_valid(pairs ? pairs + 1 : NULL, n, 2))
 		return -EINVAL;
-	for (i = 0; i < n; i++)
-		if (pairs[2 * i + 1] < 0)
-			return -EINVAL;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
@@ -604,11 +614,8 @@ int uc_prep_unwatch_batch(struct uc_ring *r, const int32_t *tags, int n)
 {
 	int i;
 
-	if (n < 0 || (n > 0 && !tags))
+	if (!uc_tags_valid(tags, n, 1))
 		return -EINVAL;
-	for (i = 0; i < n; i++)
-		if (tags[i] < 0)
-			return -EINVAL;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
