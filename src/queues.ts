@@ -102,12 +102,13 @@ export class IntQueue {
   }
 
   /**
-   * Offer the whole queue to `take` (a backend's prepare call, which takes
-   * a prefix) and drop what it took; returns how many that was.
+   * Offer the queue, at most `max` values, to `take` (a backend's prepare
+   * call, which takes a prefix) and drop what it took; returns how many
+   * that was.
    */
-  feed(take: (values: Int32Array) => number): number {
+  feed(take: (values: Int32Array) => number, max = this.length): number {
     if (this.length === 0) return 0;
-    const taken = take(this.head());
+    const taken = take(this.head(Math.min(max, this.length)));
     this.drop(taken);
     return taken;
   }

@@ -322,8 +322,10 @@ export class Scheduler {
       // may need; unwatches before closes, so no poll holds a closed socket.
       let queued = this.cancels.feed((ids) => this.backend.prepareCancels(ids));
       queued += this.unwatchQueue.feed((tags) => this.backend.prepareUnwatches(tags));
-      queued += this.resetCloses.feed((fds) => this.backend.prepareCloses(fds, true));
-      queued += this.plainCloses.feed((fds) => this.backend.prepareCloses(fds, false));
+      // At most a batch per call: a reset close sets SO_LINGER first, and a
+      // turn's closes in one call held the thread ~10 ms in a storm.
+      queued += this.resetCloses.feed((fds) => this.backend.prepareCloses(fds, true), MAX_BATCH);
+      queued += this.plainCloses.feed((fds) => this.backend.prepareCloses(fds, false), MAX_BATCH);
       queued += this.prepareWatches();
       const connects = this.prepareConnects(connectsLeft);
       connectsLeft -= connects;
