@@ -32,7 +32,7 @@ export interface Endpoint {
 
 /** A validated target: either endpoints ready now or a host name to resolve. */
 export type ParsedTarget =
-  | { kind: "endpoint"; endpoint: Endpoint }
+  | { kind: "endpoint"; endpoints: readonly [Endpoint] }
   | { kind: "name"; host: string; port: number };
 
 /**
@@ -61,7 +61,7 @@ function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
     if ("host" in t || "port" in t) {
       throw invalidCombination(`${field} must have either unix or host and port, not both`);
     }
-    return { kind: "endpoint", endpoint: encodeUnix(t.unix, `${field}.unix`) };
+    return { kind: "endpoint", endpoints: [encodeUnix(t.unix, `${field}.unix`)] };
   }
   if (!("host" in t)) {
     throw invalidCombination(`${field} must have a host and port, or a unix path (unknown family)`);
@@ -69,7 +69,8 @@ function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
   const port = validatePort(t.port, `${field}.port`);
   const host = validateHost(t.host, `${field}.host`);
   const literal = encodeIp(host, port);
-  if (literal) return { kind: "endpoint", endpoint: literal };
+  // As a one-element list, the form connects take: a cached target then costs no array per connect.
+  if (literal) return { kind: "endpoint", endpoints: [literal] };
   // A host name never has ":" or "%", nor brackets: that was a bad IPv6 literal.
   if (/[:%[\]]/.test(host) || t.host !== host) throw invalidValue(`${field}.host`, "a host name or a valid IP address", t.host);
   return { kind: "name", host, port };

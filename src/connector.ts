@@ -74,7 +74,7 @@ export class Connector {
       const checked = checkConnectOptions(options);
       const refused = this.refusal(checked);
       if (refused) return refused;
-      if (parsed.kind === "endpoint") return this.scheduler.connect([parsed.endpoint], checked);
+      if (parsed.kind === "endpoint") return this.scheduler.connect(parsed.endpoints, checked);
       // The Connector may close, or the signal fire, while the name resolves.
       return resolveName(parsed.host, parsed.port, checked.local?.family).then(
         (endpoints) => this.refusal(checked) ?? this.connectResolved(endpoints, checked),

@@ -58,7 +58,7 @@ function assertLoopbackOnly(target: unknown, options: unknown): void {
   try {
     const parsed = parseTarget(target);
     if (parsed.kind === "name") throw new Error(`generator drew a host name: ${JSON.stringify(parsed.host)}`);
-    peer = parsed.endpoint;
+    peer = parsed.endpoints[0];
   } catch (error) {
     if (error instanceof TypeError || error instanceof RangeError) return; // rejected before any I/O
     throw error;
@@ -198,7 +198,7 @@ describe("end to end against loopback servers", () => {
   const isLive = (t: unknown): boolean => {
     const parsed = parseTarget(t);
     if (parsed.kind !== "endpoint") return false;
-    const e = parsed.endpoint;
+    const e = parsed.endpoints[0];
     if (e.family === AF_UNIX) return e.address === live.unixPath;
     const addr = e.family === AF_INET ? e.sockaddr.subarray(4, 8) : e.sockaddr.subarray(8, 24);
     if (e.family === AF_INET) return dotted(addr) === "127.0.0.1" && e.port === live.v4Port;

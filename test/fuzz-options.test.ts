@@ -96,7 +96,7 @@ describe("validation of arbitrary input", () => {
         const t = target as Record<string, unknown>;
         if ("unix" in t) {
           expect(parsed.kind).toBe("endpoint");
-          if (parsed.kind === "endpoint") expect(parsed.endpoint.address).toBe(t.unix as string);
+          if (parsed.kind === "endpoint") expect(parsed.endpoints[0].address).toBe(t.unix as string);
           return;
         }
         const host = t.host as string;
@@ -106,8 +106,8 @@ describe("validation of arbitrary input", () => {
           expect(isLiteral(bare)).toBe(false);
         } else {
           expect(isLiteral(bare)).toBe(true);
-          expect(parsed.endpoint.port).toBe(t.port as number);
-          eqBytes(parsed.endpoint.sockaddr, encodeIp(bare, t.port as number)!.sockaddr);
+          expect(parsed.endpoints[0].port).toBe(t.port as number);
+          eqBytes(parsed.endpoints[0].sockaddr, encodeIp(bare, t.port as number)!.sockaddr);
         }
         // The same object again (cached) parses the same.
         expect(parseTarget(target, field)).toEqual(parsed);
