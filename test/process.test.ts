@@ -41,6 +41,16 @@ describe("the connecting tests again, in a child process", () => {
     expectAllSelectedPassed(run, CONNECTING_TESTS);
   });
 
+  test('without io_uring (seccomp), on fallback "bun": pool and watch suites', async () => {
+    // The Pool's idle watch goes through the backend: on the fallback, an adopted duplicate.
+    const run = await runTestsInChild(["test/pool.test.ts", "test/watch.test.ts"], {
+      select: CONNECTING_TESTS,
+      env: { URING_CONNECT_FALLBACK: "bun", EXPECT_BACKEND: "bun" },
+      preload: ["./test/fixtures/deny-io-uring.ts"],
+    });
+    expectAllSelectedPassed(run, CONNECTING_TESTS);
+  });
+
   test("with optional ring features off, as on an older kernel: connector suite", async () => {
     // Adoption never touches the ring, so only the connector suite changes here.
     const run = await runTestsInChild(["test/connector.test.ts"], {

@@ -38,7 +38,12 @@ async function connectPair(server: ReturnType<typeof peerServer>): Promise<{ fd:
 }
 
 describe("watchFd", () => {
-  test("data from the peer fires the watch once, with POLLIN, and stays unread", async () => {
+  // test/process.test.ts runs this suite again on the Bun fallback (EXPECT_BACKEND=bun).
+  test("runs on the backend expected", () => {
+    expect(connector.backend).toBe((process.env.EXPECT_BACKEND as "bun" | undefined) ?? "io_uring");
+  });
+
+  test("data from the peer fires the watch once, with POLLIN, and (on the ring) stays unread", async () => {
     using server = peerServer();
     const baseline = fdCount();
     const { fd, peer } = await connectPair(server);
@@ -48,9 +53,12 @@ describe("watchFd", () => {
     await waitFor(() => events.length > 0, "the watch to fire");
     expect(events).toHaveLength(1);
     expect(events[0]! & POLLIN).toBe(POLLIN);
-    const buffer = Buffer.alloc(4);
-    expect(readSync(fd, buffer)).toBe(1);
-    expect(buffer.toString("latin1", 0, 1)).toBe("x");
+    // The ring's poll reads nothing; the Bun fallback's watch socket reads what arrives.
+    if (connector.backend === "io_uring") {
+      const buffer = Buffer.alloc(4);
+      expect(readSync(fd, buffer)).toBe(1);
+      expect(buffer.toString("latin1", 0, 1)).toBe("x");
+    }
     connector.closeFd(fd);
     await expectClean(connector, baseline);
   });
