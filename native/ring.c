@@ -83,6 +83,7 @@ enum {
 #define UC_GENERATION_MASK 0x3fffffff
 #define UC_INTERNAL (1ULL << 63)
 #define UC_CLOSE (UC_INTERNAL | 0xfffffffeULL) /* closes sent to kernel workers */
+#define UC_UNWATCH (UC_INTERNAL | 0xfffffffdULL) /* removals of watches' polls */
 /* A watch's poll: this bit, and its tag in the low 31 bits. JS sees its
  * completion as slot -1 with the tag in the generation word. */
 #define UC_WATCH (1ULL << 62)
@@ -446,20 +447,22 @@ int uc_reap(struct uc_ring *r, int32_t *out, int max)
 			break;
 		for (i = 0; i < got; i++) {
 			uint64_t ud = cqes[i]->user_data;
-			int32_t *s;
+			int32_t slot, generation;
 
 			if ((ud & (UC_INTERNAL | UC_WATCH)) == UC_WATCH) {
-				out[written * 3] = -1;
-				out[written * 3 + 1] = (int32_t)(ud & UC_TAG_MASK);
-				out[written * 3 + 2] = cqes[i]->res;
-				written++;
-				continue;
+				/* A watch: slot -1, its tag where a connect has its generation. */
+				slot = -1;
+				generation = (int32_t)(ud & UC_TAG_MASK);
+			} else {
+				int32_t *s = uc_connect_cqe(r, cqes[i]);
+
+				if (!s)
+					continue;
+				slot = (int32_t)(ud & 0xffffffff);
+				generation = s[UC_S_GENERATION];
 			}
-			s = uc_connect_cqe(r, cqes[i]);
-			if (!s)
-				continue;
-			out[written * 3] = (int32_t)(ud & 0xffffffff);
-			out[written * 3 + 1] = s[UC_S_GENERATION];
+			out[written * 3] = slot;
+			out[written * 3 + 1] = generation;
 			out[written * 3 + 2] = cqes[i]->res;
 			written++;
 		}
@@ -622,7 +625,7 @@ int uc_prep_unwatch_batch(struct uc_ring *r, const int32_t *tags, int n)
 		if (!sqe)
 			return i;
 		io_uring_prep_poll_remove(sqe, UC_WATCH | (uint64_t)tags[i]);
-		io_uring_sqe_set_data64(sqe, UC_INTERNAL | 0xfffffffdULL);
+		io_uring_sqe_set_data64(sqe, UC_UNWATCH);
 		/* The removed poll reports itself; the removal's own success is
 		 * noise (a CQE, and maybe a wake-up, per acquire). */
 		if (r->ring.features & IORING_FEAT_CQE_SKIP)
