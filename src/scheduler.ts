@@ -19,6 +19,7 @@
 import type { Endpoint } from "./address.ts";
 import { openBackend, type Backend, type BackendOptions, type SlotOwner } from "./backend/index.ts";
 import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts";
+import { Coalesced } from "./coalesced.ts";
 import type { CheckedOptions } from "./options.ts";
 import { Fifo, IntQueue } from "./queues.ts";
 import { ReapBudget } from "./reap-budget.ts";
@@ -103,14 +104,23 @@ export class Scheduler {
   /** Each watch not yet ended, by tag: what its event goes to, and whether its poll went to the backend. */
   private readonly watches = new Map<number, { onEvent: (res: number) => void; armed: boolean }>();
   private nextTag = 0;
-  private flushQueued = false;
+  /**
+   * The tick's one flush; and a flush at the end of the event-loop turn, for
+   * work that is not urgent (closes, watches) and for what a flush left
+   * (more than a batch staged, or the queue stayed full). An earlier flush
+   * takes that work along.
+   */
+  private readonly flushSoon = new Coalesced("tick", () => this.flush());
+  private readonly flushLater = new Coalesced("turn", () => {
+    if (this.hasQueuedWork()) this.flush();
+  });
+  /** After a turn that reaped: learn from it, and settle what it left. */
+  private readonly turnEnd = new Coalesced("turn", () => this.endTurn());
   /** The kernel refused the last submit (EBUSY, EAGAIN): what is queued goes at the next flush. */
   private submitBlocked = false;
   private readonly reapBudget = new ReapBudget();
   /** A reap stopped at the turn's budget: completions wait for the next turn. */
   private reapCutShort = false;
-  private turnEndQueued = false;
-  private nextTurnFlushQueued = false;
   private isClosed = false;
   private readonly keepAlive: ReturnType<typeof setInterval>;
   private keepAliveRefd = false;
@@ -174,7 +184,7 @@ export class Scheduler {
     if (this.pool.state(slot) === SlotState.InFlight) {
       this.pool.move(slot, SlotState.Orphaned);
       this.cancels.push(slot);
-      this.queueFlush();
+      this.flushSoon.queue();
     }
     // Pending: the next flush frees the slot without opening anything.
   }
@@ -190,7 +200,7 @@ export class Scheduler {
       return;
     }
     (reset ? this.resetCloses : this.plainCloses).push(fd);
-    this.flushNextTurn();
+    this.flushLater.queue();
   }
 
   /**
@@ -208,7 +218,7 @@ export class Scheduler {
     this.watchQueue.push(fd);
     this.watchQueue.push(tag);
     // Not urgent either: the watch goes out at the end of the turn, like a close.
-    this.flushNextTurn();
+    this.flushLater.queue();
     return tag;
   }
 
@@ -228,7 +238,7 @@ export class Scheduler {
     // Armed: its poll is removed (an armed poll reads nothing, so this too
     // can wait for the turn's end).
     this.unwatchQueue.push(tag);
-    this.flushNextTurn();
+    this.flushLater.queue();
   }
 
   stats(): ConnectorStats {
@@ -281,7 +291,7 @@ export class Scheduler {
     request.slot = slot;
     this.pool.write(slot, request.peer, options.local, options.flags, options.timeoutMs);
     this.staged.push(slot);
-    this.queueFlush();
+    this.flushSoon.queue();
     return true;
   }
 
@@ -293,19 +303,12 @@ export class Scheduler {
     }
   }
 
-  private queueFlush(): void {
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(() => this.flush());
-  }
-
   /**
    * The tick's one flush: queue the cancels, the closes and up to a batch of
    * connects, then submit them all at once. Only a full queue makes it submit
    * early, to make room for the rest.
    */
   private flush(): void {
-    this.flushQueued = false;
     if (this.isClosed) return;
     // Slots whose callers gave up before the batch went out are freed unopened.
     this.staged.retain((slot) => {
@@ -346,7 +349,7 @@ export class Scheduler {
       const { inFlight, orphaned } = this.pool.stats();
       if (inFlight + orphaned === 0) setTimeout(() => this.flush(), 1);
     } else if (this.hasQueuedWork()) {
-      this.flushNextTurn();
+      this.flushLater.queue();
     }
     // On loopback a connect often completes before io_uring_enter returns
     // (its task work runs on the way out): settle those now rather than a
@@ -409,25 +412,11 @@ export class Scheduler {
     return queued + (staged ? this.staged.length : 0) > 0;
   }
 
-  /**
-   * Flush after the event loop has had a turn: for work that is not urgent
-   * (closes, watches), and for what a flush left (more than a batch staged,
-   * or the queue stayed full). An earlier flush takes it along.
-   */
-  private flushNextTurn(): void {
-    if (this.nextTurnFlushQueued) return;
-    this.nextTurnFlushQueued = true;
-    setImmediate(() => {
-      this.nextTurnFlushQueued = false;
-      if (this.hasQueuedWork()) this.flush();
-    });
-  }
-
   private onWake(): void {
     if (this.isClosed) return;
     this.reapInTurn(0);
     // Settled callers' next connects and closes join this flush: it runs after their microtasks.
-    if (this.submitBlocked) this.queueFlush();
+    if (this.submitBlocked) this.flushSoon.queue();
     this.holdLoop();
   }
 
@@ -442,20 +431,15 @@ export class Scheduler {
     if (reaped > 0) this.pump();
     this.reapBudget.add(reaped || emptyCost, performance.now());
     if (reaped === room) this.reapCutShort = true;
-    this.endTurnLater();
+    this.turnEnd.queue();
   }
 
-  /** After this event-loop turn: learn from it, and settle what it left. */
-  private endTurnLater(): void {
-    if (this.turnEndQueued) return;
-    this.turnEndQueued = true;
-    setImmediate(() => {
-      this.turnEndQueued = false;
-      const cutShort = this.reapCutShort;
-      this.reapCutShort = false;
-      this.reapBudget.endTurn(cutShort, performance.now());
-      if (cutShort && !this.isClosed) this.onWake();
-    });
+  /** The turn ended: the budget learns from it, and what it left is settled now. */
+  private endTurn(): void {
+    const cutShort = this.reapCutShort;
+    this.reapCutShort = false;
+    this.reapBudget.endTurn(cutShort, performance.now());
+    if (cutShort && !this.isClosed) this.onWake();
   }
 
   private readonly settleCompletion = (slot: number, generation: number, res: number): void => {

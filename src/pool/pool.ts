@@ -21,6 +21,7 @@
 import type { Socket } from "bun";
 import type net from "node:net";
 import { parseTarget, type Target } from "../address.ts";
+import { Coalesced } from "../coalesced.ts";
 import type { Connector } from "../connector.ts";
 import { codeErrno, ConnectError, invalidValue, PoolClosedError, PoolQueueFullError } from "../errors.ts";
 import { sharedConnector } from "../index.ts";
@@ -105,9 +106,9 @@ export class Pool {
   private readonly probeAlarm = new Alarm(() => this.plan());
   /** Cancels every connect in flight at close(). */
   private readonly abort = new AbortController();
-  /** A plan is queued for the end of this tick, or of this event-loop turn. */
-  private planSoon = false;
-  private planLater = false;
+  /** A plan at the end of this tick (acquires wait), or of this event-loop turn (a refill). */
+  private readonly planSoon = new Coalesced("tick", () => this.plan());
+  private readonly planLater = new Coalesced("turn", () => this.plan());
   private isClosed = false;
 
   /**
@@ -388,21 +389,7 @@ export class Pool {
    */
   private queuePlan(): void {
     if (this.isClosed) return;
-    if (this.waiters.length > 0) {
-      if (this.planSoon) return;
-      this.planSoon = true;
-      queueMicrotask(() => {
-        this.planSoon = false;
-        this.plan();
-      });
-      return;
-    }
-    if (this.planLater) return;
-    this.planLater = true;
-    setImmediate(() => {
-      this.planLater = false;
-      this.plan();
-    });
+    (this.waiters.length > 0 ? this.planSoon : this.planLater).queue();
   }
 
   /** Open what the pool lacks: the whole deficit when healthy, one probe at a time after the backoff when not. */
