@@ -31,19 +31,14 @@ test("io_uring denied by seccomp: the error says why and what to do", async () =
 const CONNECTING_TESTS = /^(?!bad input is rejected before anything is opened\b)/;
 
 describe("the connecting tests again, in a child process", () => {
-  test('without io_uring (seccomp), on fallback "bun": connector and adoption suites', async () => {
-    // io_uring_setup fails (seccomp, preloaded) and every default Connector takes the fallback.
-    const run = await runTestsInChild(["test/connector.test.ts", "test/adopt.test.ts"], {
-      select: CONNECTING_TESTS,
-      env: { URING_CONNECT_FALLBACK: "bun", EXPECT_BACKEND: "bun" },
-      preload: ["./test/fixtures/deny-io-uring.ts"],
-    });
-    expectAllSelectedPassed(run, CONNECTING_TESTS);
-  });
-
-  test('without io_uring (seccomp), on fallback "bun": pool and watch suites', async () => {
-    // The Pool's idle watch goes through the backend: on the fallback, an adopted duplicate.
-    const run = await runTestsInChild(["test/pool.test.ts", "test/watch.test.ts"], {
+  // io_uring_setup fails (seccomp, preloaded) and every default Connector
+  // takes the fallback. The Pool's idle watch goes through the backend too:
+  // on the fallback, an adopted duplicate.
+  test.each([
+    ["connector and adoption", ["test/connector.test.ts", "test/adopt.test.ts"]],
+    ["pool and watch", ["test/pool.test.ts", "test/watch.test.ts"]],
+  ])('without io_uring (seccomp), on fallback "bun": %s suites', async (_suites, files) => {
+    const run = await runTestsInChild(files, {
       select: CONNECTING_TESTS,
       env: { URING_CONNECT_FALLBACK: "bun", EXPECT_BACKEND: "bun" },
       preload: ["./test/fixtures/deny-io-uring.ts"],
