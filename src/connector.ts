@@ -130,7 +130,7 @@ export class Connector {
 
   /**
    * Watch a connected fd through the ring (one poll, batched with the
-   * tick's other work; it reads nothing; on the Bun fallback a watch socket
+   * turn's other work; it reads nothing; on the Bun fallback a watch socket
    * reads what arrives before it fires): `onEvent` is called once,
    * with poll revents (> 0) when it becomes readable, its peer closes it or
    * it fails, or -errno when the watch could not be set up. Returns a tag

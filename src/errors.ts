@@ -368,6 +368,15 @@ export function dnsError(host: string, cause: unknown): Error & { code: string; 
   });
 }
 
+/** A failed system call, shaped like Node's (`dup EMFILE`, with code, errno, syscall). */
+export type SyscallError = Error & { code: string; errno: number; syscall: string };
+
+/** The SyscallError for `syscall` failing with positive `errno`. */
+export function syscallError(syscall: string, errno: number): SyscallError {
+  const code = errnoCode(errno);
+  return Object.assign(new Error(`${syscall} ${code}`), { code, errno, syscall });
+}
+
 /*
  * Bad input, raised before anything is opened, with Node's codes: a value of
  * the wrong type, a value of the right type that is not allowed, a number

@@ -12,15 +12,14 @@
  *
  * Watching: while idle, the connection's fd is watched through its
  * Connector's ring (Connector.watchFd: one poll for readable data, the
- * peer's FIN or an error, armed in the tick's batch), so a peer that closes
- * (FIN or RST), errors or sends anything unasked is seen as it happens,
- * with no system call when the connection is acquired and no byte read.
- * Acquiring ends the watch (a poll removal, in the same batch as the
- * tick's other work); closing ends it first, so no poll holds the socket.
+ * peer's FIN or an error, armed in the batch that goes out at the end of
+ * the event-loop turn), so a peer that closes (FIN or RST), errors or sends
+ * anything unasked is seen as it happens, with no system call when the
+ * connection is acquired and no byte read.
+ * Acquiring ends the watch (a poll removal in the next batch, or none if
+ * it was not armed yet); closing ends it first, so no poll holds the socket.
  */
 import type { Connector } from "../connector.ts";
-import { errnoCode } from "../errors.ts";
-import { sysNative } from "../native.ts";
 import type { Lease } from "./lease.ts";
 
 /** idle: in the idle stack, watched; busy: handed out; closed: its fd closed, gone for good. */
@@ -84,15 +83,4 @@ export class PooledConnection {
     this.unwatch();
     this.connector.closeFd(this.fd);
   }
-}
-
-/** A failed system call, shaped like Node's (`dup EMFILE`, with code, errno, syscall). */
-export type SyscallError = Error & { code: string; errno: number; syscall: string };
-
-/** A close-on-exec duplicate of `fd`; throws a SyscallError (EMFILE...) when there is none. */
-export function duplicateFd(fd: number): number {
-  const duplicate = sysNative().uc_dup_fd(fd);
-  if (duplicate >= 0) return duplicate;
-  const code = errnoCode(-duplicate);
-  throw Object.assign(new Error(`dup ${code}`), { code, errno: -duplicate, syscall: "dup" }) as SyscallError;
 }

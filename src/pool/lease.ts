@@ -13,8 +13,9 @@ import type { Socket, SocketHandler } from "bun";
 import { closeSync } from "node:fs";
 import type net from "node:net";
 import { adoptSocket } from "../adopt.ts";
+import { syscallError } from "../errors.ts";
+import { sysNative } from "../native.ts";
 import { adoptNetSocket } from "../node/adopt-net.ts";
-import { duplicateFd } from "./connection.ts";
 
 /** A wrapper handed out, until it is taken back or lost. */
 export interface Lease<Wrapper> {
@@ -102,4 +103,11 @@ export function leaseNetSocket(fd: number, onLost: () => void, into?: net.Socket
       return reusable;
     },
   };
+}
+
+/** A close-on-exec duplicate of `fd`; throws a SyscallError (EMFILE...) when there is none. */
+function duplicateFd(fd: number): number {
+  const duplicate = sysNative().uc_dup_fd(fd);
+  if (duplicate < 0) throw syscallError("dup", -duplicate);
+  return duplicate;
 }

@@ -79,9 +79,10 @@ const LIFETIME_JITTER = 0.1;
  * (`acquireFd`), a Bun socket (`acquire`) or a net.Socket (`acquireNet`);
  * and taken back by `release` for reuse. An idle connection is watched
  * through the Connector's ring (one poll each, armed and removed in the
- * tick's batch; no extra fd), so one its peer closed is dropped as soon as
- * that is seen and never handed out. When the target fails, ready() and acquires
- * with no connect on its way reject at once with the ConnectError, and the
+ * batch at the end of the event-loop turn; no extra fd), so one its peer
+ * closed is dropped as soon as that is seen and never handed out. When the
+ * target fails, ready() and acquires with no connect on its way reject at
+ * once with the ConnectError, and the
  * pool backs off (exponentially, with jitter) before it tries again, one
  * connect at a time; a target that accepts and at once closes new
  * connections counts as failing (ECONNRESET). Nothing the pool holds keeps
