@@ -4,7 +4,7 @@
  * kernel's sockaddr bytes once, so a connect only copies them into its slot.
  */
 import { readFileSync } from "node:fs";
-import { dnsError, invalidCombination, invalidRange, invalidType, invalidValue } from "./errors.ts";
+import { dnsError, invalidInput, invalidRange, invalidType, invalidValue } from "./errors.ts";
 
 /** Where to connect: a TCP host (name or literal) and port, or a unix socket path. */
 export type Target = { host: string; port: number } | { unix: string };
@@ -59,12 +59,12 @@ const parsedTargets = new WeakMap<object, { keys: number; host: unknown; port: u
 function parseFields(t: Record<string, unknown>, field: string): ParsedTarget {
   if ("unix" in t) {
     if ("host" in t || "port" in t) {
-      throw invalidCombination(`${field} must have either unix or host and port, not both`);
+      throw invalidInput(`${field} must have either unix or host and port, not both`);
     }
     return { kind: "endpoint", endpoints: [encodeUnix(t.unix, `${field}.unix`)] };
   }
   if (!("host" in t)) {
-    throw invalidCombination(`${field} must have a host and port, or a unix path (unknown family)`);
+    throw invalidInput(`${field} must have a host and port, or a unix path (unknown family)`);
   }
   const port = validatePort(t.port, `${field}.port`);
   const host = validateHost(t.host, `${field}.host`);

@@ -6,7 +6,8 @@
 import { writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { resolve } from "node:path";
-import { parseCli, USAGE, UsageError, type Invocation } from "./loadgen/args.ts";
+import { UsageError } from "./errors.ts";
+import { parseCli, USAGE, type Invocation } from "./loadgen/args.ts";
 import type { Progress } from "./loadgen/engine.ts";
 import { renderHtml } from "./loadgen/html.ts";
 import { runJob, type JobHooks } from "./loadgen/job.ts";

@@ -398,9 +398,14 @@ export function invalidRange(field: string, expected: string, got: unknown): Ran
   return withCode(new RangeError(`${field} must be ${expected}, got ${describe(got)}`), "ERR_OUT_OF_RANGE");
 }
 
-/** A TypeError for an input whose fields do not fit together; `message` names them (code ERR_INVALID_ARG_VALUE). */
-export function invalidCombination(message: string): TypeError {
+/** A TypeError whose own message says what is wrong: fields that do not fit together, malformed text (code ERR_INVALID_ARG_VALUE). */
+export function invalidInput(message: string): TypeError {
   return withCode(new TypeError(message), "ERR_INVALID_ARG_VALUE");
+}
+
+/** A RangeError whose own message says which bound was crossed (code ERR_OUT_OF_RANGE). */
+export function outOfRange(message: string): RangeError {
+  return withCode(new RangeError(message), "ERR_OUT_OF_RANGE");
 }
 
 /**
@@ -427,6 +432,26 @@ export function runStopped(): Error & { code: "ABORTED" } {
  */
 export function exchangeFailed(code: string): Error & { code: string } {
   return withCode(new Error(`exchange failed: ${code}`), code);
+}
+
+/**
+ * The command line's: a mistake in the arguments, said in one line naming
+ * the flag (code ERR_USAGE). The CLI prints it with the usage and exits 2.
+ */
+export class UsageError extends TypeError {
+  override name = "UsageError";
+  readonly code = "ERR_USAGE";
+}
+
+/** The load generator's local C server could not be built or started: what failed and what to do (code ERR_LOCAL_SERVER). */
+export class LocalServerError extends Error {
+  override name = "LocalServerError";
+  readonly code = "ERR_LOCAL_SERVER";
+}
+
+/** The load generator's: worker `index` of a --workers run failed; `detail` is the end of its output (code ERR_WORKER_FAILED). */
+export function workerFailed(index: number, exitCode: number | null, detail: string): Error & { code: "ERR_WORKER_FAILED" } {
+  return withCode(new Error(`worker ${index} failed (exit ${exitCode}): ${detail}`), "ERR_WORKER_FAILED" as const);
 }
 
 /** A broken invariant of this library, never bad input (code ERR_INTERNAL_ASSERTION, as Node names its own). */

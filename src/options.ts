@@ -3,7 +3,7 @@
  * before a slot or fd exists, and every failure names the field.
  */
 import { encodeLocalAddress, type Endpoint } from "./address.ts";
-import { invalidCombination, invalidRange, invalidType, invalidValue, unknownOption } from "./errors.ts";
+import { invalidInput, invalidRange, invalidType, invalidValue, unknownOption } from "./errors.ts";
 import { SocketFlag } from "./layout.ts";
 
 /** Options for one connect. Any other key is a TypeError: a misspelt option is never silently ignored. */
@@ -221,7 +221,7 @@ export function checkSocketOptions(options: unknown): void {
     }
   }
   if (handlers.data === undefined && handlers.drain === undefined) {
-    throw invalidCombination("options.socket must have a data or drain handler: Bun cannot adopt a socket without one");
+    throw invalidInput("options.socket must have a data or drain handler: Bun cannot adopt a socket without one");
   }
 }
 

@@ -5,7 +5,7 @@
  *   const report = await storm({ port, connections: 10000, concurrency: 1000 });
  *   expect(report.errors).toEqual({});
  */
-import { invalidType } from "./errors.ts";
+import { invalidInput, invalidType } from "./errors.ts";
 import { rate, type Report } from "./loadgen/index.ts";
 import { rejectUnknownKeys } from "./options.ts";
 
@@ -50,8 +50,8 @@ export function storm(options: StormOptions): Promise<Report> {
     if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType("options", "an object", options);
     rejectUnknownKeys(options, STORM_KEYS);
     const { port, host = "127.0.0.1", unix, connections = 10_000, concurrency = 1000, ...rest } = options;
-    if ((unix === undefined) === (port === undefined)) throw new TypeError("storm needs either port (with host) or unix: where to connect");
-    if (unix !== undefined && options.host !== undefined) throw new TypeError("storm takes host with port, not with unix");
+    if ((unix === undefined) === (port === undefined)) throw invalidInput("storm needs either port (with host) or unix: where to connect");
+    if (unix !== undefined && options.host !== undefined) throw invalidInput("storm takes host with port, not with unix");
     const target = unix !== undefined ? { unix } : { host, port: port! };
     // A storm smaller than its concurrency opens all of it at once (bad values go to the validator as given).
     const inFlight = typeof concurrency === "number" && typeof connections === "number" ? Math.min(concurrency, connections) : concurrency;

@@ -90,7 +90,8 @@ const CASES = "./test/fixtures/happy-eyeballs-cases.ts";
 /** Every case in the file. */
 const ALL = /^/;
 
-describe.skipIf(unavailable !== undefined)("races against real sockets, in a network and mount namespace of their own", () => {
+// Each run is a child in namespaces of its own: the two run side by side.
+describe.concurrent.skipIf(unavailable !== undefined)("races against real sockets, in a network and mount namespace of their own", () => {
   async function runCases(options: { env?: Record<string, string>; preload?: string[] }): Promise<void> {
     await using dir = tempDir();
     const hosts = join(dir.path, "hosts");

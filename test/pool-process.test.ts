@@ -2,6 +2,7 @@
  * The Pool seen from outside its process: how many io_uring_enter calls its
  * prewarm and a burst take (strace), and that pools left open neither keep
  * the process alive nor use CPU while idle or while their target is down.
+ * Each test is a child process of its own, so they run side by side.
  */
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -25,7 +26,7 @@ function submitsBetween(trace: string, from: string, to: string): number[] {
     .map(Number);
 }
 
-test.skipIf(!strace)("prewarm to min and a burst's deficit each go to the kernel in one io_uring_enter", async () => {
+test.concurrent.skipIf(!strace)("prewarm to min and a burst's deficit each go to the kernel in one io_uring_enter", async () => {
   await using server = await startChildServer();
   await using dir = tempDir();
   const out = join(dir.path, "trace");
@@ -52,7 +53,7 @@ test.skipIf(!strace)("prewarm to min and a burst's deficit each go to the kernel
   expect((await server.counts()).accepted).toBe(70);
 });
 
-test("pools left open (one warm, one backing off from a refused target) let the process exit by itself", async () => {
+test.concurrent("pools left open (one warm, one backing off from a refused target) let the process exit by itself", async () => {
   await using server = await startChildServer();
   using refusing = refusingPort();
   // The fixture never exits if anything holds the loop; the hang guard then kills it.
@@ -62,7 +63,7 @@ test("pools left open (one warm, one backing off from a refused target) let the 
   expect(code).toBe(0);
 });
 
-test("an idle pool and a pool backing off from a dead target use no CPU to speak of", async () => {
+test.concurrent("an idle pool and a pool backing off from a dead target use no CPU to speak of", async () => {
   await using server = await startChildServer();
   using refusing = refusingPort();
   const { stdout, code, stderr } = await runFixture("pool-idle.ts", { args: ["cpu", String(server.port), String(refusing.port)] });

@@ -30,7 +30,8 @@ test("io_uring denied by seccomp: the error says why and what to do", async () =
  */
 const CONNECTING_TESTS = /^(?!bad input is rejected before anything is opened\b)/;
 
-describe("the connecting tests again, in a child process", () => {
+// Each is a child process with its own fds and servers: they run side by side.
+describe.concurrent("the connecting tests again, in a child process", () => {
   // io_uring_setup fails (seccomp, preloaded) and every default Connector
   // takes the fallback. The Pool's idle watch goes through the backend too:
   // on the fallback, an adopted duplicate.

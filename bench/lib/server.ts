@@ -1,5 +1,6 @@
 /** The bench's server: the package's local C server (src/loadgen/local-server.ts), and waiting until it is idle. */
-import { LocalServerError, startLocalServer, type LocalServer, type ServerStats } from "../../src/loadgen/local-server.ts";
+import { LocalServerError } from "../../src/errors.ts";
+import { startLocalServer, type LocalServer, type ServerStats } from "../../src/loadgen/local-server.ts";
 import { FatalError } from "./errors.ts";
 
 export type { ServerStats } from "../../src/loadgen/local-server.ts";

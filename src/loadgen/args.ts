@@ -6,11 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
 import { checkJob, checkJobSettings, type Job, type JobSettings, type Spelling } from "./options.ts";
-
-export class UsageError extends TypeError {
-  override name = "UsageError";
-}
 
 export const USAGE = `usage:
   uring-connect                         compare uring-connect and Bun.connect against a local server

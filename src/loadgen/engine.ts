@@ -160,6 +160,12 @@ class RunState {
  */
 const OPEN_LOOP_LEAD_MS = 1;
 
+/** Open loop: when start `i` is due, in ms from the run's start. The first is due at once. */
+export const scheduledStartMs = (i: number, perSecond: number): number => (i * 1000) / perSecond;
+
+/** Open loop: how many starts are due `elapsedMs` after the run's start (the first at 0). */
+export const startsDueBy = (elapsedMs: number, perSecond: number): number => Math.floor((elapsedMs * perSecond) / 1000) + 1;
+
 /** Run the rate engine to its end (count, duration or signal) and report. */
 export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
   const state = new RunState(run, dialer);
@@ -197,8 +203,8 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
 
     /** Open loop: queue every start due by `now` (the caller adds the lead). */
     const schedule = (now: number, perSecond: number) => {
-      const due = Math.min(planned, Math.floor(((now - t0) * perSecond) / 1000) + 1);
-      for (; scheduled < due; scheduled++) backlog.push(t0 + (scheduled * 1000) / perSecond);
+      const due = Math.min(planned, startsDueBy(now - t0, perSecond));
+      for (; scheduled < due; scheduled++) backlog.push(t0 + scheduledStartMs(scheduled, perSecond));
     };
 
     const fill = () => {
@@ -225,7 +231,7 @@ export function runRate(run: RateRun, dialer: Dialer): Promise<Report> {
     let ticker: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
       if (rate === undefined || stopped() || scheduled >= planned) return;
-      const wait = t0 + (scheduled * 1000) / rate - OPEN_LOOP_LEAD_MS - performance.now();
+      const wait = t0 + scheduledStartMs(scheduled, rate) - OPEN_LOOP_LEAD_MS - performance.now();
       ticker = setTimeout(tick, Math.max(0, Math.ceil(wait)));
     };
     const tick = () => {

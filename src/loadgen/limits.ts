@@ -5,6 +5,7 @@
  */
 import { ptr } from "bun:ffi";
 import { parseIPv4 } from "../address.ts";
+import { invalidInput, outOfRange } from "../errors.ts";
 import { sysNative } from "../native.ts";
 
 /** fds kept free for the runtime itself (stdio, the ring, Bun's own). */
@@ -27,12 +28,12 @@ export function parseSourceRange(text: string, flag = "--source"): string[] {
   const [from, to, extra] = text.split("-");
   const start = from ? parseIPv4(from) : null;
   const end = to === undefined ? start : parseIPv4(to);
-  if (!start || !end || extra !== undefined) throw new TypeError(`${flag} must be an IPv4 range like 127.0.0.2-127.0.0.250, got ${JSON.stringify(text)}`);
+  if (!start || !end || extra !== undefined) throw invalidInput(`${flag} must be an IPv4 range like 127.0.0.2-127.0.0.250, got ${JSON.stringify(text)}`);
   const toNumber = (b: Uint8Array) => ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
   const first = toNumber(start);
   const last = toNumber(end);
-  if (last < first) throw new RangeError(`${flag} must run from low to high, got ${JSON.stringify(text)}`);
-  if (last - first >= 65536) throw new RangeError(`${flag} may span at most 65536 addresses, got ${last - first + 1}`);
+  if (last < first) throw outOfRange(`${flag} must run from low to high, got ${JSON.stringify(text)}`);
+  if (last - first >= 65536) throw outOfRange(`${flag} may span at most 65536 addresses, got ${last - first + 1}`);
   const addresses: string[] = [];
   for (let n = first; n <= last; n++) addresses.push(`${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
   return addresses;

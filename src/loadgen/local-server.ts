@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LocalServerError } from "../errors.ts";
 import { readLines } from "./lines.ts";
 
 const SOURCE = fileURLToPath(new URL("./server.c", import.meta.url));
@@ -53,11 +54,6 @@ export interface LocalServer extends AsyncDisposable {
   stats(timeoutMs?: number): Promise<ServerStats | undefined>;
   /** Stop it (SIGTERM) and return its final counters. Safe to call twice. */
   stop(): Promise<ServerStats | undefined>;
-}
-
-/** Why the C server could not be built or started: what failed and what to do. */
-export class LocalServerError extends Error {
-  override name = "LocalServerError";
 }
 
 let building: Promise<string> | undefined;

@@ -6,7 +6,7 @@
  * line), and nothing is opened until the whole job is valid.
  */
 import type { Target } from "../address.ts";
-import { invalidRange, invalidType } from "../errors.ts";
+import { invalidInput, invalidRange, invalidType, outOfRange } from "../errors.ts";
 import { MAX_TIMEOUT_MS, rejectUnknownKeys } from "../options.ts";
 import type { Progress } from "./engine.ts";
 import { parseSourceRange } from "./limits.ts";
@@ -96,13 +96,13 @@ const MAX_WORKERS = 64;
 function parseTargetText(text: string): Target {
   if (text.startsWith("unix:")) {
     const path = text.slice(5);
-    if (!path) throw new TypeError(`malformed target ${JSON.stringify(text)}: unix: needs a path`);
+    if (!path) throw invalidInput(`malformed target ${JSON.stringify(text)}: unix: needs a path`);
     return { unix: path };
   }
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
   if (!match || port < 1 || port > 65535) {
-    throw new TypeError(`malformed target ${JSON.stringify(text)}: expected host:port, [v6]:port or unix:/path`);
+    throw invalidInput(`malformed target ${JSON.stringify(text)}: expected host:port, [v6]:port or unix:/path`);
   }
   return { host: (match[1] ?? match[2])!, port };
 }
@@ -183,23 +183,23 @@ export function checkJobSettings(mode: "rate" | "hold", options: unknown, spell:
   const o = options as Partial<Record<OptionKey, unknown>>;
   const given = (key: OptionKey) => o[key] !== undefined;
   const other = mode === "rate" ? "hold" : "rate";
-  for (const key of ONLY[other]) if (given(key)) throw new TypeError(`${spell(key)} only applies to ${other}`);
+  for (const key of ONLY[other]) if (given(key)) throw invalidInput(`${spell(key)} only applies to ${other}`);
   rejectUnknownKeys(options, [...COMMON_KEYS, ...ONLY[mode]]);
 
   if (given("connections") && given("duration")) {
-    throw new TypeError(`${spell("connections")} and ${spell("duration")} contradict each other: give one`);
+    throw invalidInput(`${spell("connections")} and ${spell("duration")} contradict each other: give one`);
   }
-  if (mode === "hold" && !given("concurrency")) throw new TypeError(`hold needs ${spell("concurrency")}: the number of connections to hold`);
+  if (mode === "hold" && !given("concurrency")) throw invalidInput(`hold needs ${spell("concurrency")}: the number of connections to hold`);
   if (given("signal") && !(o.signal instanceof AbortSignal)) throw invalidType(spell("signal"), "an AbortSignal", o.signal);
   if (given("onProgress") && typeof o.onProgress !== "function") throw invalidType(spell("onProgress"), "a function", o.onProgress);
 
   const engine = given("engine") ? oneOf(o.engine, spell("engine"), ["uring", "bun"] as const) : "uring";
   const sources = given("source") ? sourceRange(o.source, spell("source")) : undefined;
   // Bun.connect cannot bind a local address before connecting.
-  if (sources && engine === "bun") throw new TypeError(`${spell("source")} needs ${spell("engine")} uring: Bun.connect cannot bind a local address`);
+  if (sources && engine === "bun") throw invalidInput(`${spell("source")} needs ${spell("engine")} uring: Bun.connect cannot bind a local address`);
   const workers = given("workers") ? integer(o.workers, spell("workers"), 1, MAX_WORKERS) : 1;
   const concurrency = given("concurrency") ? integer(o.concurrency, spell("concurrency"), 1) : 1000;
-  if (concurrency < workers) throw new RangeError(`${spell("concurrency")} (${concurrency}) must be at least ${spell("workers")} (${workers})`);
+  if (concurrency < workers) throw outOfRange(`${spell("concurrency")} (${concurrency}) must be at least ${spell("workers")} (${workers})`);
   const connections = given("connections") ? integer(o.connections, spell("connections"), 1) : undefined;
   const timeoutMs = given("timeout") ? integer(o.timeout, spell("timeout"), 0, MAX_TIMEOUT_MS) : 5000;
 
@@ -230,7 +230,7 @@ function sourceRange(value: unknown, name: string): string[] {
 export function checkJob(mode: "rate" | "hold", options: unknown, spell: Spelling = API_SPELLING): Job {
   const settings = checkJobSettings(mode, options, spell);
   const { target, label } = checkTarget((options as { target?: unknown }).target, spell("target"));
-  if (settings.sources && "unix" in target) throw new TypeError(`${spell("source")} does not apply to unix: targets`);
+  if (settings.sources && "unix" in target) throw invalidInput(`${spell("source")} does not apply to unix: targets`);
   return { ...settings, target, label };
 }
 

@@ -6,6 +6,7 @@
  * percentiles.
  */
 import * as hdr from "hdr-histogram-js";
+import { internalError } from "../errors.ts";
 
 /** Latency percentiles in microseconds. */
 export interface LatencySummary {
@@ -169,7 +170,7 @@ function addCounts(into: Record<string, number>, from: Record<string, number> | 
  * timelines add up, histograms are added, the duration is the longest.
  */
 export function mergeReports(reports: Report[]): Report {
-  if (reports.length === 0) throw new Error("mergeReports needs at least one report");
+  if (reports.length === 0) throw internalError("mergeReports needs at least one report");
   const merge = (pick: (r: Report) => string | undefined) => {
     const histogram = newHistogram();
     for (const report of reports) histogram.add(decode(pick(report)));
@@ -232,7 +233,7 @@ export interface LatencyBucket {
 export function latencyBuckets(report: Report): LatencyBucket[] {
   const h = decode(report.histogram);
   // newHistogram() builds the plain-JS kind (WebAssembly is never switched on), which can be iterated.
-  if (!(h instanceof hdr.JsHistogram)) throw new Error("latencyBuckets needs a JS histogram");
+  if (!(h instanceof hdr.JsHistogram)) throw internalError("latencyBuckets needs a JS histogram");
   const buckets: LatencyBucket[] = [];
   const values = h.recordedValuesIterator;
   values.reset();

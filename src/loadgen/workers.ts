@@ -5,6 +5,7 @@
  * progress line on stderr every second and its report as JSON on stdout.
  */
 import { fileURLToPath } from "node:url";
+import { workerFailed } from "../errors.ts";
 import type { Progress } from "./engine.ts";
 import { readLines } from "./lines.ts";
 import { jobToJson, type Job } from "./options.ts";
@@ -76,7 +77,7 @@ export async function runWorkers(job: Job, count: number, hooks: Hooks): Promise
         try {
           return JSON.parse(stdout) as Report;
         } catch {
-          throw new Error(`worker ${index} failed (exit ${worker.exitCode}): ${tail.slice(-5).join(" | ") || stdout.slice(0, 200)}`);
+          throw workerFailed(index, worker.exitCode, tail.slice(-5).join(" | ") || stdout.slice(0, 200));
         }
       }),
     );

@@ -9,7 +9,7 @@
  * is retried as with ioredis' own connector.
  */
 import type net from "node:net";
-import { invalidCombination } from "../errors.ts";
+import { invalidInput } from "../errors.ts";
 import { checkNodeOptions, type NodeConnectOptions } from "./options.ts";
 import { createConnectionWith } from "./socket.ts";
 
@@ -56,7 +56,7 @@ export function ioredisConnector(options?: NodeConnectOptions): IoredisConnector
 
     constructor(options: unknown) {
       const redisOptions = options as IoredisConnectionOptions;
-      if (redisOptions.tls) throw invalidCombination("ioredisConnector does not do TLS: remove the tls option or use ioredis' own connector");
+      if (redisOptions.tls) throw invalidInput("ioredisConnector does not do TLS: remove the tls option or use ioredis' own connector");
       this.target = redisOptions.path ? { unix: redisOptions.path } : { host: redisOptions.host ?? "localhost", port: redisOptions.port ?? 6379 };
       this.disconnectTimeout = redisOptions.disconnectTimeout ?? DEFAULT_DISCONNECT_TIMEOUT_MS;
     }
@@ -70,7 +70,7 @@ export function ioredisConnector(options?: NodeConnectOptions): IoredisConnector
       this.connecting = true;
       // Like ioredis' StandaloneConnector: a disconnect() in this tick wins.
       await new Promise<void>((resolve) => process.nextTick(resolve));
-      if (!this.connecting) throw new Error("Connection is closed.");
+      if (!this.connecting) throw new Error("Connection is closed."); // ioredis' own words for this case
       const stream = createConnectionWith(checked, this.target);
       stream.once("error", (error) => (this.firstError = error));
       this.stream = stream;

@@ -6,7 +6,7 @@
  * 'error' event at the first connect.
  */
 import { Connector } from "../connector.ts";
-import { invalidCombination, invalidType } from "../errors.ts";
+import { invalidInput, invalidType } from "../errors.ts";
 import { sharedConnector } from "../index.ts";
 import { CONNECT_OPTION_KEYS, checkConnectOptions, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
 import { Pool } from "../pool/pool.ts";
@@ -66,7 +66,7 @@ function checkPool(pool: unknown, options: NodeConnectOptions, field: string): P
   if (!(pool instanceof Pool)) throw invalidType(`${field}.pool`, "a Pool", pool);
   const ignored = Object.keys(options).find((key) => key !== "pool" && key !== "signal");
   if (ignored !== undefined) {
-    throw invalidCombination(`${field}.${ignored} cannot be given with ${field}.pool: the pool's connections are opened with the pool's own options`);
+    throw invalidInput(`${field}.${ignored} cannot be given with ${field}.pool: the pool's connections are opened with the pool's own options`);
   }
   return pool;
 }

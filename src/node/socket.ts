@@ -7,7 +7,7 @@
 import net from "node:net";
 import { parseTarget, type Target } from "../address.ts";
 import type { Connector } from "../connector.ts";
-import { invalidCombination } from "../errors.ts";
+import { invalidInput } from "../errors.ts";
 import { checkConnectOptions, type ConnectOptions } from "../options.ts";
 import { adoptNetSocket } from "./adopt-net.ts";
 import { checkNodeOptions, type CheckedNodeOptions, type NodeConnectOptions } from "./options.ts";
@@ -97,7 +97,7 @@ class UringSocket extends net.Socket {
    * shared Connector cannot start; a failed connect is an 'error' event.
    */
   override connect(...args: unknown[]): this {
-    if (this.#started) throw invalidCombination("connect() was already called on this socket; make a new one with createConnection()");
+    if (this.#started) throw invalidInput("connect() was already called on this socket; make a new one with createConnection()");
     const call = connectCall(args);
     parseTarget(call.target, "options");
     const open = this.#opener(call);

@@ -11,7 +11,7 @@
  * and `dispatcher`: use the npm package by its path.
  */
 import type net from "node:net";
-import { invalidCombination } from "../errors.ts";
+import { invalidInput } from "../errors.ts";
 import { checkNodeOptions, type NodeConnectOptions } from "./options.ts";
 import { createConnectionWith } from "./socket.ts";
 
@@ -48,7 +48,7 @@ export function undiciConnect(options?: NodeConnectOptions): (params: UndiciConn
   const checked = checkNodeOptions(options);
   return (params, callback) => {
     if (params.protocol !== "http:") {
-      callback(invalidCombination(`undiciConnect connects plain TCP (http:) only, not ${params.protocol}`), null);
+      callback(invalidInput(`undiciConnect connects plain TCP (http:) only, not ${params.protocol}`), null);
       return undefined;
     }
     const socket = params.socketPath ? createConnectionWith(checked, { unix: params.socketPath }) : tcpSocket(params);

@@ -7,7 +7,7 @@
 import type { SocketHandler } from "bun";
 import net from "node:net";
 import { Connector } from "../connector.ts";
-import { invalidCombination, invalidRange, invalidType } from "../errors.ts";
+import { invalidInput, invalidRange, invalidType } from "../errors.ts";
 import { checkConnectOptions, checkSocketOptions, MAX_INFLIGHT, MAX_TIMEOUT_MS, rejectUnknownKeys, type ConnectOptions } from "../options.ts";
 
 /**
@@ -117,8 +117,8 @@ export function checkPoolOptions(options: unknown): CheckedPoolOptions {
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType("options", "an object", options);
   const o = options as Record<string, unknown>;
   // A connect's own timeout and signal would be ambiguous in a pool: say which option is meant.
-  if (o.timeout !== undefined) throw invalidCombination("options.timeout is not a Pool option: use connectTimeout (each connect) or acquireTimeout (each acquire)");
-  if (o.signal !== undefined) throw invalidCombination("options.signal is not a Pool option: pass a signal to each acquire, or call close()");
+  if (o.timeout !== undefined) throw invalidInput("options.timeout is not a Pool option: use connectTimeout (each connect) or acquireTimeout (each acquire)");
+  if (o.signal !== undefined) throw invalidInput("options.signal is not a Pool option: pass a signal to each acquire, or call close()");
   rejectUnknownKeys(options, POOL_OPTION_KEYS);
   const { min, max, connectTimeout, acquireTimeout, idleTimeout, maxLifetime, maxWaiting, preconnect, connector, ...connect } = options as PoolOptions;
 

@@ -5,6 +5,7 @@
  * Now the exchange has its own timeout (default: the connect timeout),
  * errors are reported by phase, a FIN before the reply is EOF (an RST stays
  * ECONNRESET), and the exchange latency stands beside the connect latency.
+ * Each test has its own peer and counts no fds: they run side by side.
  */
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
@@ -24,7 +25,7 @@ function listen(onData: (socket: Socket<undefined>) => void): Disposable & { por
   return { port: server.port, [Symbol.dispose]: () => server.stop(true) };
 }
 
-describe("a peer that never replies", () => {
+describe.concurrent("a peer that never replies", () => {
   test("CLI: the exchange times out, and the report says the connects happened and the exchanges failed", async () => {
     // The local server reads and discards: it never replies.
     await using server = await startLocalServer();
@@ -62,7 +63,7 @@ describe("a peer that never replies", () => {
   });
 });
 
-describe("errors by phase", () => {
+describe.concurrent("errors by phase", () => {
   test("a FIN before the expected bytes is EOF", async () => {
     using server = listen((socket) => socket.end());
     const report = await settles(storm({ port: server.port, connections: 30, concurrency: 10, send: "ping", expectBytes: 5 }), "storm");
@@ -86,7 +87,7 @@ describe("errors by phase", () => {
   });
 });
 
-describe("exchange latency", () => {
+describe.concurrent("exchange latency", () => {
   test("reported beside the connect latency, from connect start to the full reply", async () => {
     await using server = await startChildServer({ echo: true });
     const run = await runCli(["rate", `127.0.0.1:${server.port}`, "-n", "300", "-c", "30", "--send", "hello", "--expect-bytes", "5", "--json"], {
