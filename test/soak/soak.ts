@@ -9,9 +9,15 @@
  * accepts (connects hang) with kernel timeouts, a server that resets right
  * after accept, aborts before submit / in flight / racing the completion,
  * and Connectors closed with work in flight.
+ *
+ * Connects go through the scheduler's settle callbacks (what connectFd wraps
+ * in a promise), each call counted: a promise can only settle once, so only
+ * the callbacks can show a path that settles twice.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { parseTarget } from "../../src/address.ts";
 import { Connector, ConnectError, ConnectorClosedError } from "../../src/index.ts";
+import { checkConnectOptions } from "../../src/options.ts";
 import { startChildServer } from "../harness.ts";
 import { blackholeListener, refusingPort } from "../fixtures/sockets.ts";
 
@@ -67,8 +73,10 @@ export class SettleLedger {
     this.counts = new Uint8Array(ops);
   }
 
-  record(id: number): void {
+  /** Count one settlement of connect `id`; returns how many it has had. */
+  record(id: number): number {
     if (this.counts[id]! < 255) this.counts[id]!++;
+    return this.counts[id]!;
   }
 
   /** How many ids were recorded once, more than once, and which never. */
@@ -141,11 +149,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   await using resetting = await startChildServer({ reset: true });
   using refusing = refusingPort();
   using blackhole = blackholeListener();
+  const endpointsOf = (port: number) => {
+    const parsed = parseTarget({ host: "127.0.0.1", port });
+    if (parsed.kind !== "endpoint") throw new Error("an IPv4 literal needs no resolving");
+    return parsed.endpoints;
+  };
   const targets = {
-    accept: { host: "127.0.0.1", port: accepting.port },
-    refuse: { host: "127.0.0.1", port: refusing.port },
-    hang: { host: "127.0.0.1", port: blackhole.port },
-    reset: { host: "127.0.0.1", port: resetting.port },
+    accept: endpointsOf(accepting.port),
+    refuse: endpointsOf(refusing.port),
+    hang: endpointsOf(blackhole.port),
+    reset: endpointsOf(resetting.port),
   };
   const pick = (): Cause => {
     let r = next() * 100;
@@ -155,17 +168,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   let connector = new Connector({ maxInflight: 4096 });
   // Fill the never-accepting listener's one-connection queue so later connects hang.
-  const filler = await connector.connectFd(targets.hang);
+  const filler = await connector.connectFd({ host: "127.0.0.1", port: blackhole.port });
   const fdBaseline = fdCount();
   const fdsBefore = new Set(readdirSync("/proc/self/fd"));
   let connectorsClosed = 0;
   let slotLeak = 0;
   /** close() frees every slot at once: count any that are not, and let the Connector go. */
   const closeConnector = (c: Connector) => {
+    connectorsClosed++; // first: close() settles what was pending on it before it returns
     c.close();
     const stats = c.stats();
     slotLeak += stats.capacity - stats.free;
-    connectorsClosed++;
   };
   const tally: Record<string, Record<string, number>> = {};
   const unexpected: string[] = [];
@@ -189,25 +202,32 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const owner = connector;
     const generation = connectorsClosed;
     const controller = cause.startsWith("abort") ? new AbortController() : undefined;
-    const target =
+    const endpoints =
       cause === "accept" ? targets.accept : cause === "reset" ? targets.reset : cause === "refuse" || cause === "abortRace" ? targets.refuse : targets.hang;
     const opts = {
       signal: controller?.signal,
       timeout: cause === "timeout" ? 1 + Math.floor(next() * 20) : undefined,
     };
-    const promise = owner.connectFd(target, opts);
-    if (cause === "abortBefore") controller!.abort();
-    else if (cause === "abortInFlight") setTimeout(() => controller!.abort(), Math.floor(next() * 4));
-    else if (cause === "abortRace") queueMicrotask(() => controller!.abort());
     inFlight++;
-    const settled = (result: unknown) => {
-      ledger.record(id);
-      lastSettled = performance.now();
-      if (typeof result === "number") owner.closeFd(result, { reset: true });
-      record(cause, outcomeOf(result), connectorsClosed > generation);
-      inFlight--;
-    };
-    return promise.then(settled, settled);
+    return new Promise<void>((done) => {
+      const settled = (result: unknown) => {
+        // Counted on every call: a path that settled twice shows here (a promise would hide it).
+        if (ledger.record(id) > 1) return;
+        lastSettled = performance.now();
+        if (typeof result === "number") owner.closeFd(result, { reset: true });
+        record(cause, outcomeOf(result), connectorsClosed > generation);
+        inFlight--;
+        done();
+      };
+      // The scheduler's own settle callbacks, which connectFd wraps in a promise; the
+      // Connector's refusals (closed, already aborted) come first there, as here.
+      const refused = owner.closed ? new ConnectorClosedError() : undefined;
+      if (refused) queueMicrotask(() => settled(refused));
+      else owner["scheduler"].start(endpoints, checkConnectOptions(opts), settled, settled);
+      if (cause === "abortBefore") controller!.abort();
+      else if (cause === "abortInFlight") setTimeout(() => controller!.abort(), Math.floor(next() * 4));
+      else if (cause === "abortRace") queueMicrotask(() => controller!.abort());
+    });
   };
 
   await new Promise<void>((resolve) => {
