@@ -254,52 +254,88 @@ describe("end to end against loopback servers", () => {
     return NAMED;
   };
 
-  test("connectFd: an fd, a ConnectError, the abort reason, or a named error with nothing opened", async () => {
+  /** Which named errors a connectFd draw must meet (none: it is valid input). */
+  const connectFdProblems = (t: unknown, o: unknown): Problems => {
+    assertLoopbackOnly(t, o);
+    return optionsProblems(o, "options", targetProblems(t, "target"));
+  };
+
+  /** Which named errors a connectMany draw must meet (none: it is valid input). */
+  const connectManyProblems = (ts: unknown, o: unknown): Problems => {
+    const problems = optionsProblems(o, "options");
+    if (!Array.isArray(ts)) return problems.set("targets", TypeError);
+    for (const [i, t] of ts.entries()) {
+      assertLoopbackOnly(t, o);
+      targetProblems(t, `targets[${i}]`, problems);
+    }
+    return problems;
+  };
+
+  test("connectFd, bad input: the named error, and nothing opened", async () => {
+    const baseline = fdCount();
+    const tally = newTally();
+    await fc.assert(
+      fc.asyncProperty(draw.target, draw.options, async (t, o) => {
+        const problems = connectFdProblems(t, o);
+        fc.pre(problems.size > 0);
+        expect(await callChecked(tally, problems, () => connector.connectFd(t as Target, o as ConnectOptions))).toBe(NAMED);
+      }),
+      run(1000),
+    );
+    expect(tally.named).toBeGreaterThan(50);
+    await expectClean(connector, baseline);
+  });
+
+  test("connectFd, valid input: an fd, a ConnectError or the abort reason; a plain connect to a live server succeeds", async () => {
     const baseline = fdCount();
     const unixAcceptedBefore = unixServer.accepted();
     const tally = newTally();
     await fc.assert(
       fc.asyncProperty(draw.target, draw.options, async (t, o) => {
-        assertLoopbackOnly(t, o);
-        const problems = optionsProblems(o, "options", targetProblems(t, "target"));
-        const result = await callChecked(tally, problems, () => connector.connectFd(t as Target, o as ConnectOptions));
-        if (result !== NAMED) settleOne(tally, result, t, o);
+        fc.pre(connectFdProblems(t, o).size === 0);
+        settleOne(tally, await callChecked(tally, new Map(), () => connector.connectFd(t as Target, o as ConnectOptions)), t, o);
       }),
-      run(2000),
+      run(1000),
     );
-    // Every way a call can end was exercised in earnest.
+    // Every way a valid call can end was exercised in earnest.
     expect(tally.fd).toBeGreaterThan(100);
     expect(tally.connectError).toBeGreaterThan(20);
-    expect(tally.named).toBeGreaterThan(50);
     expect(tally.aborted).toBeGreaterThan(5);
     expect(tally.codes.has("ECONNREFUSED")).toBe(true);
     expect(unixServer.accepted()).toBeGreaterThan(unixAcceptedBefore);
     await expectClean(connector, baseline);
   });
 
-  test("connectMany: one outcome per target, in order, or a named error for the whole call with nothing opened", async () => {
+  test("connectMany, bad input anywhere: the named error for the whole call, and nothing opened", async () => {
     const baseline = fdCount();
     const tally = newTally();
     await fc.assert(
       fc.asyncProperty(draw.targets, draw.options, async (ts, o) => {
-        const problems = optionsProblems(o, "options");
-        if (Array.isArray(ts)) {
-          for (const [i, t] of ts.entries()) {
-            assertLoopbackOnly(t, o);
-            targetProblems(t, `targets[${i}]`, problems);
-          }
-        } else problems.set("targets", TypeError);
-        const result = await callChecked(tally, problems, () => connector.connectMany(ts as Target[], o as ConnectOptions));
-        if (result === NAMED) return;
+        const problems = connectManyProblems(ts, o);
+        fc.pre(problems.size > 0);
+        expect(await callChecked(tally, problems, () => connector.connectMany(ts as Target[], o as ConnectOptions))).toBe(NAMED);
+      }),
+      run(250),
+    );
+    expect(tally.named).toBeGreaterThan(50);
+    await expectClean(connector, baseline);
+  });
+
+  test("connectMany, valid input: one outcome per target, in order, each as connectFd's", async () => {
+    const baseline = fdCount();
+    const tally = newTally();
+    await fc.assert(
+      fc.asyncProperty(draw.targets, draw.options, async (ts, o) => {
+        fc.pre(connectManyProblems(ts, o).size === 0);
+        const result = await callChecked(tally, new Map(), () => connector.connectMany(ts as Target[], o as ConnectOptions));
         if (!Array.isArray(result)) throw new Error(`connectMany rejected valid input: ${String(result)}`);
         expect(result.length).toBe((ts as unknown[]).length);
         result.forEach((r, i) => settleOne(tally, r, (ts as unknown[])[i], o));
       }),
-      run(500),
+      run(250),
     );
     expect(tally.fd).toBeGreaterThan(100);
     expect(tally.connectError).toBeGreaterThan(20);
-    expect(tally.named).toBeGreaterThan(50);
     expect(tally.aborted).toBeGreaterThan(5);
     expect(tally.codes.has("ECONNREFUSED")).toBe(true);
     await expectClean(connector, baseline);

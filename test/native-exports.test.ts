@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runProcess } from "../tools/process.ts";
 
 const root = join(import.meta.dir, "..");
 const gcc = Bun.which("gcc");
@@ -16,38 +17,38 @@ const dir = mkdtempSync(join(tmpdir(), "uc-native-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** -fsanitize flags when gcc ships the runtimes (a standalone program needs no preload). */
-function sanitizerFlags(): string[] {
-  const asan = Bun.spawnSync(["gcc", "-print-file-name=libasan.so"]).stdout.toString().trim();
+async function sanitizerFlags(): Promise<string[]> {
+  const asan = (await runProcess(["gcc", "-print-file-name=libasan.so"])).stdout.trim();
   return existsSync(asan) ? ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"] : [];
 }
 
 /** Build test/native/<name>.c with test/fixtures/sockets.c; the binary's path. */
-function build(name: string, libraries: string[]): string {
+async function build(name: string, libraries: string[]): Promise<string> {
   const out = join(dir, name);
-  const { exitCode, stderr } = Bun.spawnSync(
-    ["gcc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-O1", "-fno-omit-frame-pointer", ...sanitizerFlags(),
+  const { code, stderr } = await runProcess(
+    ["gcc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-O1", "-fno-omit-frame-pointer", ...(await sanitizerFlags()),
       "-o", out, join(root, "test/native", `${name}.c`), join(root, "test/fixtures/sockets.c"), ...libraries],
   );
-  if (exitCode !== 0) throw new Error(`gcc could not build test/native/${name}.c:\n${stderr}`);
+  if (code !== 0) throw new Error(`gcc could not build test/native/${name}.c:\n${stderr}`);
   return out;
 }
 
+// Both built at once (gcc with the sanitizers is the slow part).
 const programs = gcc
-  ? [
-      { name: "sys-test", bin: build("sys-test", []) },
-      { name: "ring-test", bin: build("ring-test", ["-luring", "-lpthread"]) },
-    ]
+  ? await Promise.all([
+      build("sys-test", []).then((bin) => ({ name: "sys-test", bin })),
+      build("ring-test", ["-luring", "-lpthread"]).then((bin) => ({ name: "ring-test", bin })),
+    ])
   : [];
 
 if (!gcc) test.skip("C tests of native/ (skipped: gcc not found)", () => {});
 
 for (const { name, bin } of programs) {
-  const cases = Bun.spawnSync([bin, "--list"]).stdout.toString().trim().split("\n");
+  const cases = (await runProcess([bin, "--list"])).stdout.trim().split("\n");
   describe(name, () => {
-    test.each(cases)("%s", (testName) => {
-      // The timeout is a hang guard only.
-      const run = Bun.spawnSync([bin, testName], { timeout: 60_000 });
-      expect({ code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() }).toEqual({
+    test.each(cases)("%s", async (testName) => {
+      const run = await runProcess([bin, testName]);
+      expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({
         code: 0,
         stdout: `ok ${testName}\n`,
         stderr: "",

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Connector, ConnectError, sharedConnector } from "../../src/index.ts";
 import { adoptNetSocket, connectNet, createConnection, ioredisConnector, mysql2Stream, pgStream, postgresSocket, undiciConnect } from "../../src/node/index.ts";
 import { expectClean, expectNothingReached, fdCount, startServer, tempDir, waitFor } from "../harness.ts";
+import { runProcess } from "../../tools/process.ts";
 import { refusingPort } from "../fixtures/sockets.ts";
 import { CountingConnector, hangingTarget, SockOpt, sockopt } from "./support.ts";
 
@@ -317,16 +318,14 @@ describe("createConnection", () => {
   test("unref(): the process exits with the connection still open; ref() again: it lives until the server closes it", async () => {
     const fixture = join(import.meta.dir, "ref-fixture.ts");
     const run = async (mode: string, onConnected: () => PromiseLike<void>) => {
-      const proc = Bun.spawn({ cmd: [process.execPath, fixture, String(server.port), mode], stdout: "pipe", stderr: "inherit" });
-      const guard = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+      const finished = runProcess([process.execPath, fixture, String(server.port), mode], { timeoutMs: 30_000 });
       // accepted(), not open(): an unref'd fixture may exit, closing its
       // connection, before a poll sees it open.
       await waitFor(() => server.accepted() === 1, "the fixture's connection");
       await onConnected();
-      const output = await new Response(proc.stdout).text();
-      expect(await proc.exited).toBe(0);
-      clearTimeout(guard);
-      return output;
+      const { code, stdout, stderr } = await finished;
+      expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+      return stdout;
     };
     let server = await startServer();
     // unref'd: exits on its own, never seeing the connection close.
