@@ -11,6 +11,8 @@ import { runFixture, startServer, waitFor } from "../harness.ts";
 import { canUnshare, withoutLiburing, type LiburingHidden } from "../fixtures/hide-liburing.ts";
 import { runCli } from "../cli-run.ts";
 
+if (!canUnshare) console.log("skip: the fallback without liburing: needs root and util-linux's unshare (a mount namespace to hide liburing in)");
+
 /** What test/fixtures/fallback-connect.ts reports. */
 interface Connected {
   backend: string;
