@@ -23,7 +23,9 @@ import {
   type ConnectOptions,
   type ConnectorOptions,
 } from "./options.ts";
-import { Scheduler, type ConnectorStats } from "./scheduler.ts";
+import { Scheduler, type ConnectCallback, type ConnectorStats } from "./scheduler.ts";
+
+export type { ConnectCallback } from "./scheduler.ts";
 
 /** Options for `connect`: connect options plus the Bun socket handlers. */
 export interface SocketConnectOptions<Data> extends ConnectOptions {
@@ -82,6 +84,29 @@ export class Connector {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * connectFd with a callback instead of a promise, for hot loops:
+   * `callback(null, fd)` or `callback(error, -1)` with the errors connectFd
+   * rejects with, exactly once, never before this returns. Bad input throws
+   * here, before anything is opened. With a target object used again and no
+   * options (or one frozen options object) and no signal, a connect to an
+   * IP literal or unix path allocates nothing.
+   */
+  connectFdCallback(target: Target, options: ConnectOptions | undefined, callback: ConnectCallback): void {
+    if (typeof callback !== "function") throw invalidType("callback", "a function", callback);
+    const parsed = parseTarget(target);
+    const checked = checkConnectOptions(options);
+    const refused = this.refusalReason(checked);
+    if (refused !== undefined) return queueMicrotask(() => callback(refused, -1));
+    if (parsed.kind === "endpoint") return this.scheduler.dial(parsed.endpoints, checked, callback);
+    resolveName(parsed.host, parsed.port, checked.local?.family)
+      .then((endpoints) => this.refusal(checked) ?? this.connectResolved(endpoints, checked))
+      .then(
+        (fd) => callback(null, fd),
+        (error: unknown) => callback(error, -1),
+      );
   }
 
   /**
@@ -207,8 +232,14 @@ export class Connector {
 
   /** A rejection when no connect may start now: the Connector is closed, or the signal has fired. */
   private refusal(options: CheckedOptions): Promise<never> | undefined {
-    if (this.scheduler.closed) return Promise.reject(new ConnectorClosedError());
-    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const reason = this.refusalReason(options);
+    return reason === undefined ? undefined : Promise.reject(reason);
+  }
+
+  /** Why no connect may start now (ConnectorClosedError, or the signal's reason), or undefined. */
+  private refusalReason(options: CheckedOptions): unknown {
+    if (this.scheduler.closed) return new ConnectorClosedError();
+    if (options.signal?.aborted) return options.signal.reason; // never undefined: abort() without one sets an AbortError
     return undefined;
   }
 }

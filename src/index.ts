@@ -6,7 +6,7 @@ import type { Target } from "./address.ts";
 import { Connector, type SocketConnectOptions } from "./connector.ts";
 import type { ConnectOptions } from "./options.ts";
 
-export { Connector, type ConnectOutcome, type SocketConnectOptions } from "./connector.ts";
+export { Connector, type ConnectCallback, type ConnectOutcome, type SocketConnectOptions } from "./connector.ts";
 export type { ConnectorStats } from "./scheduler.ts";
 export {
   AdoptUnsupportedError,

@@ -94,7 +94,7 @@ export interface CheckedOptions {
 }
 
 /** What no options mean: one shared object, so a connect without options allocates none. */
-const DEFAULT_CHECKED_OPTIONS: CheckedOptions = Object.freeze({
+export const DEFAULT_CHECKED_OPTIONS: CheckedOptions = Object.freeze({
   timeoutMs: 0,
   signal: undefined,
   local: undefined,
@@ -165,6 +165,16 @@ function optionalBoolean(value: unknown, field: string, fallback = false): boole
 export function checkConnectOptions(options: unknown, field = "options"): CheckedOptions {
   if (options === undefined) return DEFAULT_CHECKED_OPTIONS;
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw invalidType(field, "an object", options);
+  // A frozen object cannot change: checked once, its result serves every later connect (none allocated).
+  if (!Object.isFrozen(options)) return checkFields(options, field);
+  let checked = checkedFrozenOptions.get(options);
+  if (!checked) checkedFrozenOptions.set(options, (checked = checkFields(options, field)));
+  return checked;
+}
+
+const checkedFrozenOptions = new WeakMap<object, CheckedOptions>();
+
+function checkFields(options: object, field: string): CheckedOptions {
   rejectUnknownKeys(options, CONNECT_OPTION_KEYS, field);
   const o = options as Record<string, unknown>;
 

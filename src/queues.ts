@@ -59,6 +59,11 @@ export class Fifo<T> {
  */
 export class IntQueue {
   private buffer: Int32Array;
+  /**
+   * head(n)'s views, by n: made once per length (and again when the buffer
+   * grows), so a steady stream of batches allocates no views.
+   */
+  private views: Int32Array[] = [];
   /** How many values are queued. */
   length = 0;
 
@@ -72,13 +77,14 @@ export class IntQueue {
       const grown = new Int32Array(this.buffer.length * 2);
       grown.set(this.buffer);
       this.buffer = grown;
+      this.views = [];
     }
     this.buffer[this.length++] = value;
   }
 
   /** The first `n` values as a view, valid until the queue changes. */
   head(n = this.length): Int32Array {
-    return this.buffer.subarray(0, n);
+    return (this.views[n] ??= this.buffer.subarray(0, n));
   }
 
   /** Remove the first `n` values; the rest keep their order. */

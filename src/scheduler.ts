@@ -20,7 +20,7 @@ import type { Endpoint } from "./address.ts";
 import { openBackend, type Backend, type BackendOptions, type SlotOwner } from "./backend/index.ts";
 import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts";
 import { Coalesced } from "./coalesced.ts";
-import type { CheckedOptions } from "./options.ts";
+import { DEFAULT_CHECKED_OPTIONS, type CheckedOptions } from "./options.ts";
 import { Fifo, IntQueue } from "./queues.ts";
 import { ReapBudget } from "./reap-budget.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
@@ -65,8 +65,8 @@ export class ConnectRequest implements SlotOwner {
   onAbort: (() => void) | undefined = undefined;
 
   constructor(
-    readonly endpoints: readonly Endpoint[],
-    readonly options: CheckedOptions,
+    public endpoints: readonly Endpoint[],
+    public options: CheckedOptions,
     readonly resolve: (fd: number) => void,
     readonly reject: (error: unknown) => void,
   ) {}
@@ -79,6 +79,64 @@ export class ConnectRequest implements SlotOwner {
     return this.options.local;
   }
 }
+
+/** How `dial` settles a connect: `(null, fd)`, or `(error, -1)`. */
+export type ConnectCallback = (error: unknown, fd: number) => void;
+
+const NO_ENDPOINTS: readonly Endpoint[] = [];
+const ignoreSettlement: ConnectCallback = () => {};
+
+/**
+ * A request of `dial`, settling through one callback. One without a signal
+ * (nothing outside the scheduler holds it) goes back to its scheduler's
+ * spares as it settles, so a hot loop of dials allocates nothing: its two
+ * settle functions are made once per object, not per connect.
+ */
+class DialRequest extends ConnectRequest {
+  callback: ConnectCallback = ignoreSettlement;
+  /** In its scheduler's spares, waiting for its next dial. */
+  private spare = false;
+
+  constructor(private readonly spares: DialRequest[] | undefined) {
+    super(
+      NO_ENDPOINTS,
+      DEFAULT_CHECKED_OPTIONS,
+      (fd) => this.settle(null, fd),
+      (error) => this.settle(error, -1),
+    );
+  }
+
+  /** Ready for a new connect. */
+  reuse(endpoints: readonly Endpoint[], options: CheckedOptions, callback: ConnectCallback): this {
+    this.endpoints = endpoints;
+    this.options = options;
+    this.callback = callback;
+    this.attempt = 0;
+    this.slot = -1;
+    this.done = false;
+    this.spare = false;
+    return this;
+  }
+
+  /**
+   * Called once the scheduler is done with it (its slot freed, out of the
+   * FIFO): back to the spares first, then the callback, which may dial
+   * again and take this very object; nothing touches it after the callback.
+   * (Were it ever called twice, the callback would hear it twice, as the
+   * soak's count of settlements would show; the spares would not.)
+   */
+  private settle(error: unknown, fd: number): void {
+    const callback = this.callback;
+    if (this.spares && !this.spare && this.spares.length < MAX_SPARE_REQUESTS) {
+      this.spare = true;
+      this.spares.push(this);
+    }
+    callback(error, fd);
+  }
+}
+
+/** Spare dial requests kept per scheduler: more than any burst needs, bounded. */
+const MAX_SPARE_REQUESTS = 4096;
 
 /**
  * Runs connects on one backend: FIFO admission to a fixed pool of slots,
@@ -119,6 +177,8 @@ export class Scheduler {
   /** The kernel refused the last submit (EBUSY, EAGAIN): what is queued goes at the next flush. */
   private submitBlocked = false;
   private readonly reapBudget = new ReapBudget();
+  /** Settled dial requests, ready for the next dial (see DialRequest). */
+  private readonly spareRequests: DialRequest[] = [];
   /** A reap stopped at the turn's budget: completions wait for the next turn. */
   private reapCutShort = false;
   private isClosed = false;
@@ -169,6 +229,22 @@ export class Scheduler {
     }
     this.enqueue(request);
     return request;
+  }
+
+  /**
+   * Start a connect as `start` does, settling through `callback` (see
+   * ConnectCallback): exactly once, never before this returns. Without a
+   * signal nothing outside holds the request, so it is reused once settled.
+   */
+  dial(endpoints: readonly Endpoint[], options: CheckedOptions, callback: ConnectCallback): void {
+    const signal = options.signal;
+    const request = (signal ? undefined : this.spareRequests.pop()) ?? new DialRequest(signal ? undefined : this.spareRequests);
+    request.reuse(endpoints, options, callback);
+    if (signal) {
+      request.onAbort = () => this.cancel(request, signal.reason);
+      signal.addEventListener("abort", request.onAbort, { once: true });
+    }
+    this.enqueue(request);
   }
 
   /**
@@ -310,12 +386,7 @@ export class Scheduler {
    */
   private flush(): void {
     if (this.isClosed) return;
-    // Slots whose callers gave up before the batch went out are freed unopened.
-    this.staged.retain((slot) => {
-      if (!this.pool.owner(slot)!.done) return true;
-      this.pool.move(slot, SlotState.Free);
-      return false;
-    });
+    this.staged.retain(this.keepUnsettled);
     this.dropEndedWatches();
     let connectsLeft = Math.min(this.staged.length, MAX_BATCH);
     let unsubmitted = this.submitBlocked;
@@ -323,12 +394,12 @@ export class Scheduler {
     for (;;) {
       // Cancels and closes first: they free kernel work and fds the connects
       // may need; unwatches before closes, so no poll holds a closed socket.
-      let queued = this.cancels.feed((ids) => this.backend.prepareCancels(ids));
-      queued += this.unwatchQueue.feed((tags) => this.backend.prepareUnwatches(tags));
+      let queued = this.cancels.feed(this.prepareCancels);
+      queued += this.unwatchQueue.feed(this.prepareUnwatches);
       // At most a batch per call: a reset close sets SO_LINGER first, and a
       // turn's closes in one call held the thread ~10 ms in a storm.
-      queued += this.resetCloses.feed((fds) => this.backend.prepareCloses(fds, true), MAX_BATCH);
-      queued += this.plainCloses.feed((fds) => this.backend.prepareCloses(fds, false), MAX_BATCH);
+      queued += this.resetCloses.feed(this.prepareResetCloses, MAX_BATCH);
+      queued += this.plainCloses.feed(this.preparePlainCloses, MAX_BATCH);
       queued += this.prepareWatches();
       const connects = this.prepareConnects(connectsLeft);
       connectsLeft -= connects;
@@ -359,6 +430,19 @@ export class Scheduler {
     if (submitted > 0) this.reapInTurn(1);
     this.holdLoop();
   }
+
+  // The flush's calls into the backend, made once (a closure per flush would allocate each time).
+  private readonly prepareCancels = (ids: Int32Array) => this.backend.prepareCancels(ids);
+  private readonly prepareUnwatches = (tags: Int32Array) => this.backend.prepareUnwatches(tags);
+  private readonly prepareResetCloses = (fds: Int32Array) => this.backend.prepareCloses(fds, true);
+  private readonly preparePlainCloses = (fds: Int32Array) => this.backend.prepareCloses(fds, false);
+
+  /** Slots whose callers gave up before the batch went out are freed unopened. */
+  private readonly keepUnsettled = (slot: number): boolean => {
+    if (!this.pool.owner(slot)!.done) return true;
+    this.pool.move(slot, SlotState.Free);
+    return false;
+  };
 
   /**
    * Prepare up to `limit` staged slots; returns how many the backend took.

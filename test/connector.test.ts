@@ -2,7 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync } from "node:fs";
 import { join } from "node:path";
-import { Connector, ConnectError, ConnectorClosedError, connectFd, sharedConnector, type Target } from "../src/index.ts";
+import { Connector, ConnectError, ConnectorClosedError, connectFd, sharedConnector, type ConnectCallback, type Target } from "../src/index.ts";
+import type { ConnectOptions } from "../src/options.ts";
 import {
   expectClean,
   expectNothingReached,
@@ -258,6 +259,147 @@ describe("failures made real", () => {
     const late = await small.connectFd({ host: "127.0.0.1", port: listener.port }).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(ConnectorClosedError);
     for (const fd of fillers) closeSync(fd);
+  });
+});
+
+describe("connectFdCallback: the same connects, settled through a callback", () => {
+  /** Dial once; resolves with what the callback got, checking it came once and never before the call returned. */
+  function dial(c: Connector, target: Target, options?: ConnectOptions): Promise<{ error: unknown; fd: number }> {
+    return new Promise((resolve) => {
+      let returned = false;
+      let calls = 0;
+      c.connectFdCallback(target, options, (error, fd) => {
+        calls++;
+        expect(returned).toBe(true);
+        expect(calls).toBe(1);
+        resolve({ error, fd });
+      });
+      returned = true;
+    });
+  }
+
+  test("success: (null, fd), an fd the server accepted", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const { error, fd } = await dial(connector, { host: "127.0.0.1", port: server.port });
+    expect(error).toBeNull();
+    expect(fd).toBeGreaterThan(2);
+    await waitFor(() => server.accepted() === 1, "the server to accept");
+    connector.closeFd(fd);
+    await expectClean(connector, baseline);
+  });
+
+  test("a host name: resolved, then connected", async () => {
+    await using server = await startServer();
+    const { error, fd } = await dial(connector, { host: "localhost", port: server.port }, { autoSelectFamily: false });
+    expect(error).toBeNull();
+    closeSync(fd);
+  });
+
+  test("refused: (ConnectError ECONNREFUSED, -1)", async () => {
+    using refusing = refusingPort();
+    const baseline = fdCount();
+    const { error, fd } = await dial(connector, { host: "127.0.0.1", port: refusing.port });
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe("ECONNREFUSED");
+    expect(fd).toBe(-1);
+    await expectClean(connector, baseline);
+  });
+
+  test("timeout: ETIMEDOUT from the kernel's linked timeout", async () => {
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const baseline = fdCount();
+    const { error } = await dial(connector, { host: "127.0.0.1", port: listener.port }, { timeout: 100 });
+    expect((error as ConnectError).code).toBe("ETIMEDOUT");
+    await expectClean(connector, baseline);
+    for (const fd of fillers) closeSync(fd);
+  });
+
+  test("abort in flight, and an already aborted signal: the signal's reason", async () => {
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const baseline = fdCount();
+    const controller = new AbortController();
+    const pending = dial(connector, { host: "127.0.0.1", port: listener.port }, { signal: controller.signal });
+    await waitFor(() => connector.stats().inFlight === 1, "the connect to be in flight");
+    const reason = new Error("stop");
+    controller.abort(reason);
+    expect((await pending).error).toBe(reason);
+    expect((await dial(connector, { host: "127.0.0.1", port: listener.port }, { signal: AbortSignal.abort(reason) })).error).toBe(reason);
+    await expectClean(connector, baseline);
+    for (const fd of fillers) closeSync(fd);
+  });
+
+  test("a closed Connector: ConnectorClosedError, and work in flight gets it too", async () => {
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const small = new Connector({ maxInflight: 4 });
+    const pending = Array.from({ length: 6 }, () => dial(small, { host: "127.0.0.1", port: listener.port }));
+    await waitFor(() => small.stats().inFlight === 4, "4 connects in flight");
+    small.close();
+    for (const { error } of await Promise.all(pending)) expect(error).toBeInstanceOf(ConnectorClosedError);
+    expect((await dial(small, { host: "127.0.0.1", port: listener.port })).error).toBeInstanceOf(ConnectorClosedError);
+    for (const fd of fillers) closeSync(fd);
+  });
+
+  test("bad input throws before anything is opened", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const target = { host: "127.0.0.1", port: server.port };
+    const never = () => {
+      throw new Error("the callback must not be called");
+    };
+    expect(() => connector.connectFdCallback({ host: "127.0.0.1", port: 0 }, undefined, never)).toThrow(RangeError);
+    expect(() => connector.connectFdCallback(target, { timout: 5 } as ConnectOptions, never)).toThrow(/timout is not a known option/);
+    expect(() => connector.connectFdCallback(target, undefined, "no" as unknown as ConnectCallback)).toThrow(/callback must be a function/);
+    expect(fdCount()).toBeLessThanOrEqual(baseline);
+    await expectNothingReached(server, connector);
+  });
+
+  test("10,000 connects, 200 at a time, each request object reused: every one a distinct live fd, nothing left behind", async () => {
+    await using server = await startServer();
+    const baseline = fdCount();
+    const target = { host: "127.0.0.1", port: server.port };
+    const open = new Set<number>();
+    let connected = 0;
+    await new Promise<void>((resolve, reject) => {
+      let started = 0;
+      const next = () => {
+        if (started === 10_000) return;
+        started++;
+        connector.connectFdCallback(target, undefined, (error, fd) => {
+          if (error !== null) return reject(error);
+          // Two live connects handed the same fd would mean one request settled for another.
+          if (open.has(fd)) return reject(new Error(`fd ${fd} handed out twice`));
+          open.add(fd);
+          connected++;
+          // Closed on the next turn, so many are open at once while others connect.
+          setImmediate(() => {
+            open.delete(fd);
+            connector.closeFd(fd, { reset: true });
+            if (connected === 10_000 && open.size === 0) resolve();
+          });
+          next();
+        });
+      };
+      for (let i = 0; i < 200; i++) next();
+    });
+    expect(connected).toBe(10_000);
+    await expectClean(connector, baseline);
+  });
+
+  test("a frozen options object is checked once; an unfrozen one is read again each time", async () => {
+    await using server = await startServer();
+    const target = { host: "127.0.0.1", port: server.port };
+    const frozen = Object.freeze({ localAddress: "127.0.0.2" });
+    const changing = { localAddress: "127.0.0.3" };
+    const fds = [(await dial(connector, target, frozen)).fd, (await dial(connector, target, frozen)).fd, (await dial(connector, target, changing)).fd];
+    changing.localAddress = "127.0.0.4";
+    fds.push((await dial(connector, target, changing)).fd);
+    await waitFor(() => server.accepted() === 4, "4 accepts");
+    expect(server.peers().sort()).toEqual(["127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+    for (const fd of fds) closeSync(fd);
   });
 });
 

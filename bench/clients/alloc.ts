@@ -39,6 +39,16 @@ const connectOnce = (d: () => void) => {
   done = d;
   connector.connectFd(target).then(onFd, onError);
 };
+// The callback API: no promise, and its request reused.
+const onSettled = (error: unknown, fd: number) => {
+  if (error === null) connector.closeFd(fd, RESET);
+  else errors++;
+  done();
+};
+const callbackOnce = (d: () => void) => {
+  done = d;
+  connector.connectFdCallback(target, undefined, onSettled);
+};
 // The harness alone: the same then() on a promise that already holds an fd-like value.
 const settled = Promise.resolve(-1);
 const onNothing = () => done();
@@ -63,8 +73,10 @@ if (phase === "allocated") {
   // A young, unreachable object that any collection would free: proof the collector stayed off.
   const sentinel = new WeakRef({});
   await closedLoop(WARMUP, concurrency, connectOnce);
+  await closedLoop(WARMUP, concurrency, callbackOnce);
   await closedLoop(WARMUP, concurrency, harnessOnce);
   const path = await heapBytesPer(connectOnce, connections);
+  const callbackPath = await heapBytesPer(callbackOnce, connections);
   const harness = await heapBytesPer(harnessOnce, connections);
   if (sentinel.deref() === undefined) throw new Error("the garbage collector ran: run with BUN_JSC_useGC=0");
   console.log(
@@ -73,6 +85,7 @@ if (phase === "allocated") {
       connections,
       errors,
       heapBytesPerConnect: path.heap,
+      callbackHeapBytesPerConnect: callbackPath.heap,
       harnessHeapBytesPerConnect: harness.heap,
       extraBytesPerConnect: path.extra,
       resolutionBytes: BLOCK_BYTES / connections,

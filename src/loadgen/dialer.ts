@@ -190,7 +190,8 @@ export class UringDialer implements Dialer {
 
   constructor(private readonly plan: DialPlan) {
     this.reset = plan.closeWith === "rst";
-    this.options = plan.keepAlive ? { timeout: plan.timeoutMs, keepAlive: true } : { timeout: plan.timeoutMs };
+    // Frozen: the Connector checks it once, not on every connect.
+    this.options = Object.freeze(plan.keepAlive ? { timeout: plan.timeoutMs, keepAlive: true } : { timeout: plan.timeoutMs });
     // Without io_uring the run still happens, through Bun's sockets, and says so.
     this.connector = new Connector({
       maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)),
@@ -205,12 +206,13 @@ export class UringDialer implements Dialer {
     const plan = this.plan;
     const options = localAddress ? { ...this.options, localAddress } : this.options;
     if (!hasExchange(plan)) {
-      // The hot path: the fd goes straight into the next batch of closes.
-      this.connector.connectFd(plan.target, options).then((fd) => {
+      // The hot path, with no promise: the fd goes straight into the next batch of closes.
+      this.connector.connectFdCallback(plan.target, options, (error, fd) => {
+        if (error !== null) return done(error);
         const at = performance.now();
         this.closeConnected(fd);
         done(undefined, at);
-      }, done);
+      });
       return;
     }
     this.connector.connect(plan.target, { ...options, socket: handlers, data: newConn(plan) }).then((socket) => {

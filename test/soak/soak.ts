@@ -10,14 +10,13 @@
  * after accept, aborts before submit / in flight / racing the completion,
  * and Connectors closed with work in flight.
  *
- * Connects go through the scheduler's settle callbacks (what connectFd wraps
- * in a promise), each call counted: a promise can only settle once, so only
- * the callbacks can show a path that settles twice.
+ * Connects go through connectFdCallback, each call of its callback counted:
+ * a promise can only settle once, so only a callback can show a path that
+ * settles twice. Those without a signal reuse their request objects, so the
+ * soak covers that reuse too.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { parseTarget } from "../../src/address.ts";
 import { Connector, ConnectError, ConnectorClosedError } from "../../src/index.ts";
-import { checkConnectOptions } from "../../src/options.ts";
 import { startChildServer } from "../harness.ts";
 import { blackholeListener, refusingPort } from "../fixtures/sockets.ts";
 
@@ -149,16 +148,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   await using resetting = await startChildServer({ reset: true });
   using refusing = refusingPort();
   using blackhole = blackholeListener();
-  const endpointsOf = (port: number) => {
-    const parsed = parseTarget({ host: "127.0.0.1", port });
-    if (parsed.kind !== "endpoint") throw new Error("an IPv4 literal needs no resolving");
-    return parsed.endpoints;
-  };
   const targets = {
-    accept: endpointsOf(accepting.port),
-    refuse: endpointsOf(refusing.port),
-    hang: endpointsOf(blackhole.port),
-    reset: endpointsOf(resetting.port),
+    accept: { host: "127.0.0.1", port: accepting.port },
+    refuse: { host: "127.0.0.1", port: refusing.port },
+    hang: { host: "127.0.0.1", port: blackhole.port },
+    reset: { host: "127.0.0.1", port: resetting.port },
   };
   const pick = (): Cause => {
     let r = next() * 100;
@@ -168,7 +162,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   let connector = new Connector({ maxInflight: 4096 });
   // Fill the never-accepting listener's one-connection queue so later connects hang.
-  const filler = await connector.connectFd({ host: "127.0.0.1", port: blackhole.port });
+  const filler = await connector.connectFd(targets.hang);
   const fdBaseline = fdCount();
   const fdsBefore = new Set(readdirSync("/proc/self/fd"));
   let connectorsClosed = 0;
@@ -202,7 +196,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const owner = connector;
     const generation = connectorsClosed;
     const controller = cause.startsWith("abort") ? new AbortController() : undefined;
-    const endpoints =
+    const target =
       cause === "accept" ? targets.accept : cause === "reset" ? targets.reset : cause === "refuse" || cause === "abortRace" ? targets.refuse : targets.hang;
     const opts = {
       signal: controller?.signal,
@@ -219,11 +213,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         inFlight--;
         done();
       };
-      // The scheduler's own settle callbacks, which connectFd wraps in a promise; the
-      // Connector's refusals (closed, already aborted) come first there, as here.
-      const refused = owner.closed ? new ConnectorClosedError() : undefined;
-      if (refused) queueMicrotask(() => settled(refused));
-      else owner["scheduler"].start(endpoints, checkConnectOptions(opts), settled, settled);
+      owner.connectFdCallback(target, opts, (error, fd) => settled(error === null ? fd : error));
       if (cause === "abortBefore") controller!.abort();
       else if (cause === "abortInFlight") setTimeout(() => controller!.abort(), Math.floor(next() * 4));
       else if (cause === "abortRace") queueMicrotask(() => controller!.abort());
