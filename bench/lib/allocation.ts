@@ -1,6 +1,6 @@
 /**
- * Memory per connect on uring-connect's hot path (connectFd + closeFd with
- * RST; bench/clients/alloc.ts): JS heap bytes allocated per connect, with
+ * Memory per connect on uring-connect's hot path (connectFd or
+ * connectFdCallback + closeFd with RST; bench/clients/alloc.ts): JS heap bytes allocated per connect, with
  * the collector off, and what stays after a full collection (RSS, live
  * objects) over many connects, with it on. One run each.
  */
@@ -16,6 +16,8 @@ export interface Allocated {
   connections: number;
   errors: number;
   heapBytesPerConnect: number;
+  /** The same loop through connectFdCallback (no promise, requests reused); it needs no then(). */
+  callbackHeapBytesPerConnect: number;
   /** The bench loop's own then() per connect, included in heapBytesPerConnect. */
   harnessHeapBytesPerConnect: number;
   extraBytesPerConnect: number;

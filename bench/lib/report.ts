@@ -120,12 +120,13 @@ function fmtBytes(n: number): string {
 
 export function printAllocation(a: Allocation, p: Printer): void {
   p.line();
-  p.line(p.bold(`memory on the hot path — connectFd + closeFd({ reset: true }), concurrency ${ALLOC_CONCURRENCY}`));
+  p.line(p.bold(`memory on the hot path — connectFd (or connectFdCallback) + closeFd({ reset: true }), concurrency ${ALLOC_CONCURRENCY}`));
   if ("error" in a.allocated) p.line(p.warn(`  ! allocation run failed: ${a.allocated.error}`));
   else {
     const x = a.allocated;
     p.line(`  JS heap allocated per connect     ${fmtBytes(x.heapBytesPerConnect - x.harnessHeapBytesPerConnect)}  (over ${plural(x.connections, "connect")}, collector off; ±${x.resolutionBytes.toFixed(2)} B)`);
     p.line(`  + the bench loop's then()         ${fmtBytes(x.harnessHeapBytesPerConnect)}  (measured alone, subtracted above)`);
+    p.line(`  through connectFdCallback         ${x.callbackHeapBytesPerConnect.toFixed(1)} B  (no promise; requests reused; what is left comes once per event-loop turn)`);
     p.line(`  array buffers etc. per connect    ${fmtBytes(x.extraBytesPerConnect)}`);
     if (x.errors) p.line(p.warn(`  ! ${x.errors} connects failed`));
   }
