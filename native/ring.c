@@ -77,6 +77,7 @@ enum {
 #define UC_OPT_SUBMIT_ALL 1
 #define UC_OPT_SINGLE_ISSUER 2
 #define UC_OPT_CQSIZE 4
+#define UC_OPT_SOCK_CMD 8 /* SO_LINGER of reset closes through the ring, where the kernel can */
 
 /* user_data: low 32 bits slot, next 30 bits generation, top bit marks the
  * shim's own SQEs (link timeouts, cancels) whose CQEs JS never sees. */
@@ -84,6 +85,13 @@ enum {
 #define UC_INTERNAL (1ULL << 63)
 #define UC_CLOSE (UC_INTERNAL | 0xfffffffeULL) /* closes sent to kernel workers */
 #define UC_UNWATCH (UC_INTERNAL | 0xfffffffdULL) /* removals of watches' polls */
+#define UC_LINGER (UC_INTERNAL | 0xfffffffcULL) /* SO_LINGER set through the ring before a reset close */
+
+/* Kernel 6.7 uapi, not in liburing 2.3's io_uring.h: IORING_OP_URING_CMD on a
+ * socket with this cmd_op runs setsockopt(). */
+#ifndef SOCKET_URING_OP_SETSOCKOPT
+#define SOCKET_URING_OP_SETSOCKOPT 3
+#endif
 /* A watch's poll: this bit, and its tag in the low 31 bits. JS sees its
  * completion as slot -1 with the tag in the generation word. */
 #define UC_WATCH (1ULL << 62)
@@ -114,7 +122,54 @@ struct uc_ring {
 	int32_t overflow_flushes;  /* times uc_reap found the CQ overflowed */
 	int closes_pending;        /* closes queued whose completion is not reaped */
 	int notify_fd;             /* the waker writes a byte here; JS's event loop polls the peer */
+	int linger_in_ring;        /* reset closes set SO_LINGER through the ring (uc_probe_sock_cmd) */
 };
+
+/* SO_LINGER {1, 0}: read by the kernel when a queued setsockopt runs. */
+static const struct linger uc_rst_linger = { 1, 0 };
+
+/*
+ * Fill sqe with setsockopt(fd, SOL_SOCKET, SO_LINGER, {1, 0}) as an
+ * IORING_OP_URING_CMD, by hand: liburing 2.3 has no io_uring_prep_cmd_sock.
+ */
+static void uc_prep_linger_rst(struct io_uring_sqe *sqe, int fd)
+{
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = SOCKET_URING_OP_SETSOCKOPT;
+	sqe->addr = (uint64_t)SOL_SOCKET | ((uint64_t)SO_LINGER << 32); /* level, optname */
+	sqe->splice_fd_in = (int32_t)sizeof(uc_rst_linger);           /* optlen */
+	sqe->addr3 = (uint64_t)(uintptr_t)&uc_rst_linger;              /* optval */
+	io_uring_sqe_set_data64(sqe, UC_LINGER);
+}
+
+/*
+ * Whether this kernel runs setsockopt through the ring (6.7 and later):
+ * tried once, at open, on a socket of its own. Before any other SQE, so
+ * the one completion waited for here is its own.
+ */
+static int uc_probe_sock_cmd(struct uc_ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	struct io_uring_cqe *cqe;
+	int fd, ok = 0;
+
+	if (!sqe)
+		return 0;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, UC_LINGER);
+	} else {
+		uc_prep_linger_rst(sqe, fd);
+	}
+	if (io_uring_submit_and_wait(&r->ring, 1) >= 0 && io_uring_wait_cqe(&r->ring, &cqe) == 0) {
+		ok = fd >= 0 && cqe->user_data == UC_LINGER && cqe->res == 0;
+		io_uring_cqe_seen(&r->ring, cqe);
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
 
 static void uc_cq_signal(struct uc_ring *r, int on);
 
@@ -223,6 +278,7 @@ struct uc_ring *uc_ring_open(uint32_t entries, uint32_t capacity, int32_t *slots
 		}
 	}
 	io_uring_free_probe(probe);
+	r->linger_in_ring = (allow & UC_OPT_SOCK_CMD) && uc_probe_sock_cmd(r);
 	return r;
 
 fail_ring:
@@ -235,9 +291,10 @@ fail:
 
 /*
  * uc_ring_info - describe the ring for diagnostics and tests
- *   out: int32[5] = sq entries, cq entries, setup flags, kernel features,
- *   times the completion queue overflowed and was flushed.
- * RETURNS 5, the number of values written.
+ *   out: int32[6] = sq entries, cq entries, setup flags, kernel features,
+ *   times the completion queue overflowed and was flushed, and 1 when
+ *   reset closes set SO_LINGER through the ring (0: a setsockopt call).
+ * RETURNS 6, the number of values written.
  * ERRORS none.
  * MEMORY out is written during the call only.
  */
@@ -248,7 +305,8 @@ int uc_ring_info(struct uc_ring *r, int32_t *out)
 	out[2] = (int32_t)r->setup_flags;
 	out[3] = (int32_t)r->ring.features;
 	out[4] = r->overflow_flushes;
-	return 5;
+	out[5] = r->linger_in_ring;
+	return 6;
 }
 
 static int uc_set_int(int fd, int level, int name, int value)
@@ -511,7 +569,10 @@ int uc_prep_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
 /*
  * uc_prep_close_batch - queue closes of n fds, each run in a kernel worker
  *   fds: int32[n]; negative entries are skipped. rst != 0: each socket is
- *   reset instead of closed with a FIN (as sys.c's uc_close_now does).
+ *   reset instead of closed with a FIN (as sys.c's uc_close_now does):
+ *   SO_LINGER {1, 0} is set by a setsockopt queued ahead of the close, run
+ *   in the kernel worker too, where the kernel can (6.7+, found at open);
+ *   otherwise by a setsockopt call here.
  * RETURNS how many entries of fds were consumed (a prefix of fds): each
  *   consumed fd's close is queued. Fewer than n only when the submission
  *   queue is full: JS submits and calls again with the rest.
@@ -537,14 +598,25 @@ int uc_prep_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe;
+		int linger_sqe = rst && r->linger_in_ring;
 
 		if (fds[i] < 0)
 			continue;
-		sqe = io_uring_get_sqe(&r->ring);
-		if (!sqe)
+		/* The option and its close go in together or not at all. */
+		if (io_uring_sq_space_left(&r->ring) < (linger_sqe ? 2u : 1u))
 			return i;
-		if (rst)
+		if (linger_sqe) {
+			/* In the kernel worker too, hard-linked so the close runs
+			 * even if the option failed; only a failure posts a CQE. */
+			sqe = io_uring_get_sqe(&r->ring);
+			uc_prep_linger_rst(sqe, fds[i]);
+			sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_ASYNC;
+			if (r->ring.features & IORING_FEAT_CQE_SKIP)
+				sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		} else if (rst) {
 			uc_set_linger_rst(fds[i]);
+		}
+		sqe = io_uring_get_sqe(&r->ring);
 		io_uring_prep_close(sqe, fds[i]);
 		sqe->flags |= IOSQE_ASYNC;
 		io_uring_sqe_set_data64(sqe, UC_CLOSE);

@@ -18,11 +18,11 @@ import { NativeUnavailableError } from "./errors.ts";
 
 const nativeDir = fileURLToPath(new URL("../native/", import.meta.url));
 
-/** Optional ring setup flags for uc_ring_open's `allow` (UC_OPT_*). */
-export const RingOption = { submitAll: 1, singleIssuer: 2, cqSize: 4, all: 7 } as const;
+/** Optional ring features for uc_ring_open's `allow` (UC_OPT_*): setup flags, and SO_LINGER through the ring. */
+export const RingOption = { submitAll: 1, singleIssuer: 2, cqSize: 4, sockCmd: 8, all: 15 } as const;
 
 /** Values uc_ring_info writes. */
-export const RING_INFO_WORDS = 5;
+export const RING_INFO_WORDS = 6;
 
 /**
  * Per-slot socket flags, kept here for the modules that import them from

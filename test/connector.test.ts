@@ -1,6 +1,7 @@
 /** End to end: real connects to real local servers, every outcome made to happen. */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { Connector, ConnectError, ConnectorClosedError, connectFd, sharedConnector, type ConnectCallback, type Target } from "../src/index.ts";
 import type { ConnectOptions } from "../src/options.ts";
@@ -37,6 +38,10 @@ const SETUP_FLAG: Record<string, number> = { submit_all: 0x80, single_issuer: 0x
 test("the backend and ring setup are what this run asks for", () => {
   expect(connector.backend).toBe((process.env.EXPECT_BACKEND as "bun" | undefined) ?? "io_uring");
   for (const name of (process.env.URING_CONNECT_DISABLE ?? "").split(",").filter(Boolean)) {
+    if (name === "sock_cmd") {
+      expect(connector.ringInfo().lingerInRing).toBe(false);
+      continue;
+    }
     expect(SETUP_FLAG[name]).toBeDefined();
     expect(connector.ringInfo().setupFlags & SETUP_FLAG[name]!).toBe(0);
   }
@@ -259,6 +264,32 @@ describe("failures made real", () => {
     const late = await small.connectFd({ host: "127.0.0.1", port: listener.port }).catch((e: unknown) => e);
     expect(late).toBeInstanceOf(ConnectorClosedError);
     for (const fd of fillers) closeSync(fd);
+  });
+});
+
+describe("closeFd", () => {
+  /** A node:net server that reports how each connection ended: "reset" (ECONNRESET) or "fin". */
+  async function endingServer(): Promise<{ port: number; ended: Promise<string>; [Symbol.dispose](): void }> {
+    const { promise: ended, resolve } = Promise.withResolvers<string>();
+    const server = net.createServer((socket) => {
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNRESET" ? "reset" : String(error.code)));
+      socket.on("end", () => resolve("fin"));
+      socket.resume();
+    });
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    return { port: (server.address() as net.AddressInfo).port, ended, [Symbol.dispose]: () => void server.close() };
+  }
+
+  test.each([
+    [true, "reset"],
+    [false, "fin"],
+  ])("reset: %p: the peer sees %s", async (reset, expected) => {
+    using server = await endingServer();
+    const baseline = fdCount();
+    const fd = await connector.connectFd({ host: "127.0.0.1", port: server.port });
+    connector.closeFd(fd, { reset });
+    expect(await server.ended).toBe(expected);
+    await expectClean(connector, baseline);
   });
 });
 

@@ -51,7 +51,7 @@ describe.concurrent("the connecting tests again, in a child process", () => {
     // Adoption never touches the ring, so only the connector suite changes here.
     const run = await runTestsInChild(["test/connector.test.ts"], {
       select: CONNECTING_TESTS,
-      env: { URING_CONNECT_DISABLE: "submit_all,single_issuer,cq_size" },
+      env: { URING_CONNECT_DISABLE: "submit_all,single_issuer,cq_size,sock_cmd" },
     });
     expectAllSelectedPassed(run, CONNECTING_TESTS);
   });

@@ -71,7 +71,7 @@ export class BunBackend implements Backend {
   }
 
   info(): RingInfo {
-    return { sqEntries: 0, cqEntries: 0, setupFlags: 0, features: 0, overflowFlushes: 0 };
+    return { sqEntries: 0, cqEntries: 0, setupFlags: 0, features: 0, overflowFlushes: 0, lingerInRing: false };
   }
 
   /** Start a connect for each slot: all are consumed, since nothing is queued. */

@@ -28,6 +28,8 @@ export interface RingInfo {
   features: number;
   /** Times the completion queue overflowed and the kept completions were flushed in. */
   overflowFlushes: number;
+  /** Reset closes set SO_LINGER through the ring, in the kernel worker (kernel 6.7+), not with a setsockopt call. */
+  lingerInRing: boolean;
 }
 
 /** What a backend may read from a busy slot's owner: the connect the slot holds. */

@@ -32,7 +32,7 @@ export const MIN_RING_ENTRIES = 2;
 
 /**
  * RingOption bits to try, minus those URING_CONNECT_DISABLE names (comma
- * list: submit_all,single_issuer,cq_size); tests use it to take an older
+ * list: submit_all,single_issuer,cq_size,sock_cmd); tests use it to take an older
  * kernel's path.
  */
 function allowedFromEnv(): number {
@@ -41,6 +41,7 @@ function allowedFromEnv(): number {
   if (disabled.includes("submit_all")) allow &= ~RingOption.submitAll;
   if (disabled.includes("single_issuer")) allow &= ~RingOption.singleIssuer;
   if (disabled.includes("cq_size")) allow &= ~RingOption.cqSize;
+  if (disabled.includes("sock_cmd")) allow &= ~RingOption.sockCmd;
   return allow;
 }
 
@@ -114,7 +115,7 @@ export class UringBackend implements Backend {
   info(): RingInfo {
     const out = new Int32Array(RING_INFO_WORDS);
     this.lib.uc_ring_info(this.live(), ptr(out));
-    return { sqEntries: out[0]!, cqEntries: out[1]!, setupFlags: out[2]!, features: out[3]!, overflowFlushes: out[4]! };
+    return { sqEntries: out[0]!, cqEntries: out[1]!, setupFlags: out[2]!, features: out[3]!, overflowFlushes: out[4]!, lingerInRing: out[5] === 1 };
   }
 
   prepareConnects(ids: Int32Array): number {

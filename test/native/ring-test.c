@@ -20,7 +20,8 @@ struct fixture {
 	struct uc_ring *r;
 };
 
-static int open_fixture(struct fixture *f)
+/* A ring with the optional features in allow (UC_OPT_*). */
+static int open_fixture_allowing(struct fixture *f, uint32_t allow)
 {
 	int32_t err[2];
 
@@ -28,8 +29,13 @@ static int open_fixture(struct fixture *f)
 	f->addrs = calloc(CAPACITY, UC_ADDR_BYTES);
 	if (!f->slots || !f->addrs)
 		return -1;
-	f->r = uc_ring_open(8, CAPACITY, f->slots, f->addrs, UC_OPT_SUBMIT_ALL | UC_OPT_SINGLE_ISSUER | UC_OPT_CQSIZE, err);
+	f->r = uc_ring_open(8, CAPACITY, f->slots, f->addrs, allow, err);
 	return f->r ? 0 : -1;
+}
+
+static int open_fixture(struct fixture *f)
+{
+	return open_fixture_allowing(f, UC_OPT_SUBMIT_ALL | UC_OPT_SINGLE_ISSUER | UC_OPT_CQSIZE);
 }
 
 static void free_fixture(struct fixture *f)
@@ -129,14 +135,15 @@ static int test_ring_open_bad_args(void)
 static int test_ring_info(void)
 {
 	struct fixture f;
-	int32_t out[5];
+	int32_t out[6];
 
 	CHECK_EQ(open_fixture(&f), 0);
-	CHECK_EQ(uc_ring_info(f.r, out), 5);
+	CHECK_EQ(uc_ring_info(f.r, out), 6);
 	CHECK(out[0] >= 8);
 	CHECK(out[1] >= out[0]);
 	CHECK(out[3] & IORING_FEAT_NODROP);
 	CHECK_EQ(out[4], 0);
+	CHECK_EQ(out[5], 0); /* not allowed by open_fixture */
 	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	free_fixture(&f);
 	return 0;
@@ -424,11 +431,12 @@ static int test_close_batch_partial_and_pending(void)
 	return 0;
 }
 
-static int test_close_batch_rst(void)
+/* A reset close, its SO_LINGER set by a setsockopt call or (in_ring) through the ring: the peer reads ECONNRESET. */
+static int close_batch_rst(int in_ring)
 {
 	struct fixture f;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int32_t port, fds[1];
+	int32_t port, fds[1], info[6];
 	int listener = test_bound_socket(4, &port), accepted;
 	char c;
 
@@ -439,9 +447,11 @@ static int test_close_batch_rst(void)
 	CHECK(fds[0] >= 0 && connect(fds[0], (struct sockaddr *)&sin, sizeof(sin)) == 0);
 	accepted = accept(listener, NULL, NULL);
 	CHECK(accepted >= 0);
-	CHECK_EQ(open_fixture(&f), 0);
+	CHECK_EQ(open_fixture_allowing(&f, in_ring ? UC_OPT_SOCK_CMD : 0), 0);
+	CHECK_EQ(uc_ring_info(f.r, info), 6);
+	CHECK_EQ(info[5], in_ring);
 	CHECK_EQ(uc_prep_close_batch(f.r, fds, 1, 1), 1);
-	CHECK_EQ(uc_submit(f.r), 1);
+	CHECK_EQ(uc_submit(f.r), in_ring ? 2 : 1);
 	CHECK_EQ(uc_ring_close(f.r, NULL, 0), 0);
 	CHECK_EQ(read(accepted, &c, 1), -1);
 	CHECK_EQ(errno, ECONNRESET);
@@ -449,6 +459,17 @@ static int test_close_batch_rst(void)
 	close(listener);
 	free_fixture(&f);
 	return 0;
+}
+
+static int test_close_batch_rst(void)
+{
+	return close_batch_rst(0);
+}
+
+/* Kernel 6.7+ (this suite's machines): the option goes through the ring. */
+static int test_close_batch_rst_in_ring(void)
+{
+	return close_batch_rst(1);
 }
 
 static int test_waker(void)
@@ -610,6 +631,7 @@ static const struct uc_test tests[] = {
 	{ "close_batch", test_close_batch },
 	{ "close_batch_partial_and_pending", test_close_batch_partial_and_pending },
 	{ "close_batch_rst", test_close_batch_rst },
+	{ "close_batch_rst_in_ring", test_close_batch_rst_in_ring },
 	{ "waker", test_waker },
 	{ "ring_close_closes_in_flight", test_ring_close_closes_in_flight },
 	{ "watch_batch", test_watch_batch },
