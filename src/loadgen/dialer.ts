@@ -195,7 +195,8 @@ export class UringDialer implements Dialer {
     // Without io_uring the run still happens, through Bun's sockets, and says so.
     this.connector = new Connector({
       maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)),
-      entries: Math.min(4096, plan.maxOpen),
+      // At least 64: a reset close is two entries (SO_LINGER through the ring), so a ring sized to -c 1 would split each cycle's submit in two.
+      entries: Math.min(4096, Math.max(64, plan.maxOpen)),
       fallback: "bun",
     });
     if (this.connector.fallbackReason) this.notice = `io_uring unavailable, connecting through Bun's sockets instead: ${this.connector.fallbackReason}`;
