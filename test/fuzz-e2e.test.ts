@@ -271,19 +271,32 @@ describe("end to end against loopback servers", () => {
     return problems;
   };
 
-  test("connectFd, bad input: the named error, and nothing opened", async () => {
+  /** A property over bad input only: each call meets its named error, and nothing is opened. */
+  async function badInputNamed<T>(targets: fc.Arbitrary<T>, problemsOf: (t: T, o: unknown) => Problems, call: (t: T, o: unknown) => Promise<unknown>, runs: number) {
     const baseline = fdCount();
     const tally = newTally();
     await fc.assert(
-      fc.asyncProperty(draw.target, draw.options, async (t, o) => {
-        const problems = connectFdProblems(t, o);
+      fc.asyncProperty(targets, draw.options, async (t, o) => {
+        const problems = problemsOf(t, o);
         fc.pre(problems.size > 0);
-        expect(await callChecked(tally, problems, () => connector.connectFd(t as Target, o as ConnectOptions))).toBe(NAMED);
+        expect(await callChecked(tally, problems, () => call(t, o))).toBe(NAMED);
       }),
-      run(1000),
+      run(runs),
     );
     expect(tally.named).toBeGreaterThan(50);
     await expectClean(connector, baseline);
+  }
+
+  /** Every way a valid call can end was exercised in earnest. */
+  function expectEveryOutcome(tally: Tally): void {
+    expect(tally.fd).toBeGreaterThan(100);
+    expect(tally.connectError).toBeGreaterThan(20);
+    expect(tally.aborted).toBeGreaterThan(5);
+    expect(tally.codes.has("ECONNREFUSED")).toBe(true);
+  }
+
+  test("connectFd, bad input: the named error, and nothing opened", async () => {
+    await badInputNamed(draw.target, connectFdProblems, (t, o) => connector.connectFd(t as Target, o as ConnectOptions), 1000);
   });
 
   test("connectFd, valid input: an fd, a ConnectError or the abort reason; a plain connect to a live server succeeds", async () => {
@@ -297,28 +310,13 @@ describe("end to end against loopback servers", () => {
       }),
       run(1000),
     );
-    // Every way a valid call can end was exercised in earnest.
-    expect(tally.fd).toBeGreaterThan(100);
-    expect(tally.connectError).toBeGreaterThan(20);
-    expect(tally.aborted).toBeGreaterThan(5);
-    expect(tally.codes.has("ECONNREFUSED")).toBe(true);
+    expectEveryOutcome(tally);
     expect(unixServer.accepted()).toBeGreaterThan(unixAcceptedBefore);
     await expectClean(connector, baseline);
   });
 
   test("connectMany, bad input anywhere: the named error for the whole call, and nothing opened", async () => {
-    const baseline = fdCount();
-    const tally = newTally();
-    await fc.assert(
-      fc.asyncProperty(draw.targets, draw.options, async (ts, o) => {
-        const problems = connectManyProblems(ts, o);
-        fc.pre(problems.size > 0);
-        expect(await callChecked(tally, problems, () => connector.connectMany(ts as Target[], o as ConnectOptions))).toBe(NAMED);
-      }),
-      run(250),
-    );
-    expect(tally.named).toBeGreaterThan(50);
-    await expectClean(connector, baseline);
+    await badInputNamed(draw.targets, connectManyProblems, (ts, o) => connector.connectMany(ts as Target[], o as ConnectOptions), 250);
   });
 
   test("connectMany, valid input: one outcome per target, in order, each as connectFd's", async () => {
@@ -334,10 +332,7 @@ describe("end to end against loopback servers", () => {
       }),
       run(250),
     );
-    expect(tally.fd).toBeGreaterThan(100);
-    expect(tally.connectError).toBeGreaterThan(20);
-    expect(tally.aborted).toBeGreaterThan(5);
-    expect(tally.codes.has("ECONNREFUSED")).toBe(true);
+    expectEveryOutcome(tally);
     await expectClean(connector, baseline);
   });
 });
