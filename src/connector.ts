@@ -89,8 +89,11 @@ export class Connector {
   /**
    * connectFd with a callback instead of a promise, for hot loops:
    * `callback(null, fd)` or `callback(error, -1)` with the errors connectFd
-   * rejects with, exactly once, never before this returns. Bad input throws
-   * here, before anything is opened. With a target object used again and no
+   * rejects with, exactly once, never before this returns. Callbacks run
+   * in a microtask after the Connector's own work, so one may connect
+   * again, close fds or close the Connector; one that throws is reported
+   * as an uncaught error, and the others still run. Bad input throws here,
+   * before anything is opened. With a target object used again and no
    * options (or one frozen options object) and no signal, a connect to an
    * IP literal or unix path allocates nothing.
    */

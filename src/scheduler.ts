@@ -87,6 +87,47 @@ const NO_ENDPOINTS: readonly Endpoint[] = [];
 const ignoreSettlement: ConnectCallback = () => {};
 
 /**
+ * Settled dials' callbacks, run together in one microtask after the reap or
+ * flush that settled them, never inside the scheduler's own loops (a
+ * callback may dial, close fds, close the Connector or throw). Reused
+ * arrays: nothing is allocated per connect.
+ */
+class SettledCallbacks {
+  private readonly callbacks: ConnectCallback[] = [];
+  private readonly errors: unknown[] = [];
+  private readonly fds: number[] = [];
+  private length = 0;
+  private readonly drainSoon = new Coalesced("tick", () => this.drain());
+
+  push(callback: ConnectCallback, error: unknown, fd: number): void {
+    this.callbacks[this.length] = callback;
+    this.errors[this.length] = error;
+    this.fds[this.length] = fd;
+    this.length++;
+    this.drainSoon.queue();
+  }
+
+  /** Run them in order; one that throws is reported as an uncaught error, and the rest still run. */
+  private drain(): void {
+    // Callbacks run here may settle more (a close() rejects what was pending): they join this loop.
+    for (let i = 0; i < this.length; i++) {
+      const callback = this.callbacks[i]!;
+      const error = this.errors[i];
+      this.callbacks[i] = ignoreSettlement;
+      this.errors[i] = null;
+      try {
+        callback(error, this.fds[i]!);
+      } catch (thrown) {
+        queueMicrotask(() => {
+          throw thrown;
+        });
+      }
+    }
+    this.length = 0;
+  }
+}
+
+/**
  * A request of `dial`, settling through one callback. One without a signal
  * (nothing outside the scheduler holds it) goes back to its scheduler's
  * spares as it settles, so a hot loop of dials allocates nothing: its two
@@ -97,7 +138,10 @@ class DialRequest extends ConnectRequest {
   /** In its scheduler's spares, waiting for its next dial. */
   private spare = false;
 
-  constructor(private readonly spares: DialRequest[] | undefined) {
+  constructor(
+    private readonly settled: SettledCallbacks,
+    private readonly spares: DialRequest[] | undefined,
+  ) {
     super(
       NO_ENDPOINTS,
       DEFAULT_CHECKED_OPTIONS,
@@ -120,18 +164,17 @@ class DialRequest extends ConnectRequest {
 
   /**
    * Called once the scheduler is done with it (its slot freed, out of the
-   * FIFO): back to the spares first, then the callback, which may dial
-   * again and take this very object; nothing touches it after the callback.
-   * (Were it ever called twice, the callback would hear it twice, as the
-   * soak's count of settlements would show; the spares would not.)
+   * FIFO): back to the spares, its callback queued to run after the
+   * scheduler's work. (Were it ever called twice, the callback would hear
+   * it twice, as the soak's count of settlements would show; the spares
+   * would not.)
    */
   private settle(error: unknown, fd: number): void {
-    const callback = this.callback;
     if (this.spares && !this.spare && this.spares.length < MAX_SPARE_REQUESTS) {
       this.spare = true;
       this.spares.push(this);
     }
-    callback(error, fd);
+    this.settled.push(this.callback, error, fd);
   }
 }
 
@@ -179,6 +222,7 @@ export class Scheduler {
   private readonly reapBudget = new ReapBudget();
   /** Settled dial requests, ready for the next dial (see DialRequest). */
   private readonly spareRequests: DialRequest[] = [];
+  private readonly settledCallbacks = new SettledCallbacks();
   /** A reap stopped at the turn's budget: completions wait for the next turn. */
   private reapCutShort = false;
   private isClosed = false;
@@ -238,7 +282,7 @@ export class Scheduler {
    */
   dial(endpoints: readonly Endpoint[], options: CheckedOptions, callback: ConnectCallback): void {
     const signal = options.signal;
-    const request = (signal ? undefined : this.spareRequests.pop()) ?? new DialRequest(signal ? undefined : this.spareRequests);
+    const request = (signal ? undefined : this.spareRequests.pop()) ?? new DialRequest(this.settledCallbacks, signal ? undefined : this.spareRequests);
     request.reuse(endpoints, options, callback);
     if (signal) {
       request.onAbort = () => this.cancel(request, signal.reason);

@@ -9,6 +9,7 @@ import {
   expectClean,
   expectNothingReached,
   fdCount,
+  runFixture,
   startChildServer,
   startServer,
   tempDir,
@@ -372,6 +373,40 @@ describe("connectFdCallback: the same connects, settled through a callback", () 
     for (const { error } of await Promise.all(pending)) expect(error).toBeInstanceOf(ConnectorClosedError);
     expect((await dial(small, { host: "127.0.0.1", port: listener.port })).error).toBeInstanceOf(ConnectorClosedError);
     for (const fd of fillers) closeSync(fd);
+  });
+
+  test("a callback may close the Connector: every connect still settles exactly once", async () => {
+    await using server = await startServer();
+    using listener = blackholeListener();
+    const fillers = await hangingTarget(listener);
+    const small = new Connector({ maxInflight: 8 });
+    const calls = new Array<number>(40).fill(0);
+    const errors: unknown[] = [];
+    await new Promise<void>((resolve) => {
+      let settled = 0;
+      for (let i = 0; i < 40; i++) {
+        // Half to a live server (they settle first), half hanging until the close.
+        const port = i % 2 === 0 ? server.port : listener.port;
+        small.connectFdCallback({ host: "127.0.0.1", port }, undefined, (error, fd) => {
+          calls[i]!++;
+          if (error === null) closeSync(fd);
+          else errors.push(error);
+          if (settled++ === 0) small.close();
+          if (settled === 40) resolve();
+        });
+      }
+    });
+    expect(calls).toEqual(new Array<number>(40).fill(1));
+    expect(errors.length).toBeGreaterThan(0);
+    for (const error of errors) expect(error).toBeInstanceOf(ConnectorClosedError);
+    for (const fd of fillers) closeSync(fd);
+  });
+
+  test("a callback that throws: the error is uncaught, as Node's callbacks' are, and the other connects still settle", async () => {
+    await using server = await startServer();
+    const run = await runFixture("callback-throws.ts", { args: [String(server.port)] });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual({ settled: 20, uncaught: ["thrown by the first callback"] });
   });
 
   test("bad input throws before anything is opened", async () => {

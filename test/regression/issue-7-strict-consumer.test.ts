@@ -40,7 +40,7 @@ const strictTsconfig = (resolution: "bundler" | "nodenext") => ({
 
 // Uses each public entry point the way the README shows.
 const consumerSource = `
-import { Connector, ConnectError, connectFd, Pool } from "uring-connect";
+import { Connector, ConnectError, connectFd, Pool, type ConnectCallback } from "uring-connect";
 import { connectNet, ioredisConnector, pgStream, postgresSocket, mysql2Stream, undiciConnect } from "uring-connect/node";
 import { rate } from "uring-connect/loadgen";
 import { storm } from "uring-connect/testing";
@@ -49,6 +49,10 @@ export async function main(): Promise<void> {
   using connector = new Connector({ entries: 64 });
   const fd = await connector.connectFd({ host: "127.0.0.1", port: 6379 }, { timeout: 1000 });
   connector.closeFd(fd, { reset: true });
+  const onConnected: ConnectCallback = (error, connected) => {
+    if (error === null) connector.closeFd(connected);
+  };
+  connector.connectFdCallback({ host: "127.0.0.1", port: 6379 }, Object.freeze({ timeout: 1000 }), onConnected);
   try {
     await connectFd({ unix: "/tmp/none.sock" });
   } catch (e) {
