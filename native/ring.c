@@ -149,26 +149,27 @@ static void uc_prep_linger_rst(struct io_uring_sqe *sqe, int fd)
  */
 static int uc_probe_sock_cmd(struct uc_ring *r)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
-	int fd, ok = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok = 0;
 
-	if (!sqe)
+	if (fd < 0)
 		return 0;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		io_uring_prep_nop(sqe);
-		io_uring_sqe_set_data64(sqe, UC_LINGER);
-	} else {
-		uc_prep_linger_rst(sqe, fd);
-	}
+	sqe = io_uring_get_sqe(&r->ring); /* the ring is empty: never NULL */
+	uc_prep_linger_rst(sqe, fd);
 	if (io_uring_submit_and_wait(&r->ring, 1) >= 0 && io_uring_wait_cqe(&r->ring, &cqe) == 0) {
-		ok = fd >= 0 && cqe->user_data == UC_LINGER && cqe->res == 0;
+		ok = cqe->user_data == UC_LINGER && cqe->res == 0;
 		io_uring_cqe_seen(&r->ring, cqe);
 	}
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return ok;
+}
+
+/* Post sqe's completion only if it fails, where the kernel can skip successes (5.17+). */
+static void uc_skip_success(const struct uc_ring *r, struct io_uring_sqe *sqe)
+{
+	if (r->ring.features & IORING_FEAT_CQE_SKIP)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
 static void uc_cq_signal(struct uc_ring *r, int on);
@@ -611,8 +612,7 @@ int uc_prep_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 			sqe = io_uring_get_sqe(&r->ring);
 			uc_prep_linger_rst(sqe, fds[i]);
 			sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_ASYNC;
-			if (r->ring.features & IORING_FEAT_CQE_SKIP)
-				sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			uc_skip_success(r, sqe);
 		} else if (rst) {
 			uc_set_linger_rst(fds[i]);
 		}
@@ -700,8 +700,7 @@ int uc_prep_unwatch_batch(struct uc_ring *r, const int32_t *tags, int n)
 		io_uring_sqe_set_data64(sqe, UC_UNWATCH);
 		/* The removed poll reports itself; the removal's own success is
 		 * noise (a CQE, and maybe a wake-up, per acquire). */
-		if (r->ring.features & IORING_FEAT_CQE_SKIP)
-			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		uc_skip_success(r, sqe);
 	}
 	return n;
 }

@@ -77,10 +77,7 @@ export class Connector {
       const refused = this.refusal(checked);
       if (refused) return refused;
       if (parsed.kind === "endpoint") return this.scheduler.connect(parsed.endpoints, checked);
-      // The Connector may close, or the signal fire, while the name resolves.
-      return resolveName(parsed.host, parsed.port, checked.local?.family).then(
-        (endpoints) => this.refusal(checked) ?? this.connectResolved(endpoints, checked),
-      );
+      return this.connectName(parsed.host, parsed.port, checked);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -104,12 +101,10 @@ export class Connector {
     const refused = this.refusalReason(checked);
     if (refused !== undefined) return queueMicrotask(() => callback(refused, -1));
     if (parsed.kind === "endpoint") return this.scheduler.dial(parsed.endpoints, checked, callback);
-    resolveName(parsed.host, parsed.port, checked.local?.family)
-      .then((endpoints) => this.refusal(checked) ?? this.connectResolved(endpoints, checked))
-      .then(
-        (fd) => callback(null, fd),
-        (error: unknown) => callback(error, -1),
-      );
+    this.connectName(parsed.host, parsed.port, checked).then(
+      (fd) => callback(null, fd),
+      (error: unknown) => callback(error, -1),
+    );
   }
 
   /**
@@ -222,6 +217,11 @@ export class Connector {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** Resolve a host name, then connect to its addresses; the Connector may close, or the signal fire, while it resolves. */
+  private connectName(host: string, port: number, options: CheckedOptions): Promise<number> {
+    return resolveName(host, port, options.local?.family).then((endpoints) => this.refusal(options) ?? this.connectResolved(endpoints, options));
   }
 
   /**

@@ -265,14 +265,7 @@ export class Scheduler {
    * returns. Returns the request, for `cancel`.
    */
   start(endpoints: readonly Endpoint[], options: CheckedOptions, resolve: (fd: number) => void, reject: (error: unknown) => void): ConnectRequest {
-    const request = new ConnectRequest(endpoints, options, resolve, reject);
-    const signal = options.signal;
-    if (signal) {
-      request.onAbort = () => this.cancel(request, signal.reason);
-      signal.addEventListener("abort", request.onAbort, { once: true });
-    }
-    this.enqueue(request);
-    return request;
+    return this.begin(new ConnectRequest(endpoints, options, resolve, reject));
   }
 
   /**
@@ -281,14 +274,20 @@ export class Scheduler {
    * signal nothing outside holds the request, so it is reused once settled.
    */
   dial(endpoints: readonly Endpoint[], options: CheckedOptions, callback: ConnectCallback): void {
-    const signal = options.signal;
-    const request = (signal ? undefined : this.spareRequests.pop()) ?? new DialRequest(this.settledCallbacks, signal ? undefined : this.spareRequests);
-    request.reuse(endpoints, options, callback);
+    const spares = options.signal ? undefined : this.spareRequests;
+    const request = spares?.pop() ?? new DialRequest(this.settledCallbacks, spares);
+    this.begin(request.reuse(endpoints, options, callback));
+  }
+
+  /** Cancel `request` when its signal fires, and queue it for a slot. */
+  private begin<R extends ConnectRequest>(request: R): R {
+    const signal = request.options.signal;
     if (signal) {
       request.onAbort = () => this.cancel(request, signal.reason);
       signal.addEventListener("abort", request.onAbort, { once: true });
     }
     this.enqueue(request);
+    return request;
   }
 
   /**
@@ -440,8 +439,9 @@ export class Scheduler {
       // may need; unwatches before closes, so no poll holds a closed socket.
       let queued = this.cancels.feed(this.prepareCancels);
       queued += this.unwatchQueue.feed(this.prepareUnwatches);
-      // At most a batch per call: a reset close sets SO_LINGER first, and a
-      // turn's closes in one call held the thread ~10 ms in a storm.
+      // At most a batch per call: where the ring cannot set SO_LINGER, each
+      // reset close calls setsockopt first, and a turn's closes in one call
+      // held the thread ~10 ms in a storm.
       queued += this.resetCloses.feed(this.prepareResetCloses, MAX_BATCH);
       queued += this.plainCloses.feed(this.preparePlainCloses, MAX_BATCH);
       queued += this.prepareWatches();

@@ -178,6 +178,16 @@ function newConn(plan: DialPlan): Conn {
   return { unsent: plan.payload ?? new Uint8Array(0), need: plan.expectBytes, got: 0, closing: false };
 }
 
+/**
+ * Ring entries for `concurrency` connections at once, so no connect waits
+ * for an entry: at least 64, since a reset close is two entries (SO_LINGER
+ * through the ring) and a ring of 2 (concurrency 1) split each cycle's
+ * submit in two; at most 4096.
+ */
+export function ringEntriesFor(concurrency: number): number {
+  return Math.min(4096, Math.max(64, concurrency));
+}
+
 /** Through uring-connect: plain connects stay fds (closed in batches); payloads go through adopted sockets. */
 export class UringDialer implements Dialer {
   readonly name = "uring-connect" as const;
@@ -195,8 +205,7 @@ export class UringDialer implements Dialer {
     // Without io_uring the run still happens, through Bun's sockets, and says so.
     this.connector = new Connector({
       maxInflight: Math.max(1, Math.min(plan.maxOpen, 65536)),
-      // At least 64: a reset close is two entries (SO_LINGER through the ring), so a ring sized to -c 1 would split each cycle's submit in two.
-      entries: Math.min(4096, Math.max(64, plan.maxOpen)),
+      entries: ringEntriesFor(plan.maxOpen),
       fallback: "bun",
     });
     if (this.connector.fallbackReason) this.notice = `io_uring unavailable, connecting through Bun's sockets instead: ${this.connector.fallbackReason}`;
