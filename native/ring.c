@@ -571,9 +571,10 @@ int uc_prep_cancel_batch(struct uc_ring *r, const int32_t *ids, int n)
  * uc_prep_close_batch - queue closes of n fds, each run in a kernel worker
  *   fds: int32[n]; negative entries are skipped. rst != 0: each socket is
  *   reset instead of closed with a FIN (as sys.c's uc_close_now does):
- *   SO_LINGER {1, 0} is set by a setsockopt queued ahead of the close, run
- *   in the kernel worker too, where the kernel can (6.7+, found at open);
- *   otherwise by a setsockopt call here.
+ *   SO_LINGER {1, 0} is set by a setsockopt queued ahead of the close and
+ *   run inside the submit, where the kernel can (6.7+, found at open);
+ *   otherwise by a setsockopt call here. Either way the close, which runs
+ *   the teardown, drops the socket's last reference in the worker.
  * RETURNS how many entries of fds were consumed (a prefix of fds): each
  *   consumed fd's close is queued. Fewer than n only when the submission
  *   queue is full: JS submits and calls again with the rest.
@@ -607,11 +608,16 @@ int uc_prep_close_batch(struct uc_ring *r, const int32_t *fds, int n, int rst)
 		if (io_uring_sq_space_left(&r->ring) < (linger_sqe ? 2u : 1u))
 			return i;
 		if (linger_sqe) {
-			/* In the kernel worker too, hard-linked so the close runs
-			 * even if the option failed; only a failure posts a CQE. */
+			/* Run at submit, not in the worker: a request holds a
+			 * reference to its socket that is dropped on the
+			 * submitting thread, so a setsockopt finished in the
+			 * worker left the last reference, and with it the whole
+			 * reset teardown, to the JS thread. Hard-linked so the
+			 * close runs even if the option failed; only a failure
+			 * posts a CQE. */
 			sqe = io_uring_get_sqe(&r->ring);
 			uc_prep_linger_rst(sqe, fds[i]);
-			sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_ASYNC;
+			sqe->flags |= IOSQE_IO_HARDLINK;
 			uc_skip_success(r, sqe);
 		} else if (rst) {
 			uc_set_linger_rst(fds[i]);

@@ -28,7 +28,7 @@ export interface RingInfo {
   features: number;
   /** Times the completion queue overflowed and the kept completions were flushed in. */
   overflowFlushes: number;
-  /** Reset closes set SO_LINGER through the ring, in the kernel worker (kernel 6.7+), not with a setsockopt call. */
+  /** Reset closes set SO_LINGER through the ring, inside the submit (kernel 6.7+), not with a setsockopt call. */
   lingerInRing: boolean;
 }
 
