@@ -22,18 +22,19 @@ import { ConnectError, ConnectorClosedError, completionErrno } from "./errors.ts
 import { Coalesced } from "./coalesced.ts";
 import { DEFAULT_CHECKED_OPTIONS, type CheckedOptions } from "./options.ts";
 import { Fifo, IntQueue } from "./queues.ts";
-import { ReapBudget } from "./reap-budget.ts";
+import { ReapBudget, TURN_TARGET_MS } from "./reap-budget.ts";
 import { SlotPool, SlotState, type SlotStats } from "./slots.ts";
 
 /**
  * Bounds on the work done in one event-loop turn, so timers and other I/O
  * keep their turn during a storm. On loopback the kernel runs each
- * connect's handshake inside the submit (~15 µs each), so a batch of 128
- * holds the JS thread ~2 ms; bigger batches go out over several flushes.
- * (In a 2,000-connect storm the longest call was 3.8 ms with 128 against
- * 5.7 ms with 256, at the same throughput within noise.)
- * Completions are settled up to a learnt budget per turn (reap-budget.ts),
- * the rest in the next turn.
+ * connect's handshake inside the submit (~15-25 µs each), so connects go
+ * out in submits of up to MAX_BATCH until the turn has spent
+ * TURN_TARGET_MS (reap-budget.ts); the rest wait until due timers have
+ * run. (In a 2,000-connect storm the longest call was 3.8 ms with batches
+ * of 128 against 5.7 ms with 256, at the same throughput within noise.)
+ * Closes go at most MAX_BATCH per call. Completions are settled up to a
+ * learnt budget per turn (reap-budget.ts), the rest in the next turn.
  */
 const MAX_BATCH = 128;
 /** Watch tags run through 0..2^31-1 before one is used again. */
@@ -213,7 +214,25 @@ export class Scheduler {
    */
   private readonly flushSoon = new Coalesced("tick", () => this.flush());
   private readonly flushLater = new Coalesced("turn", () => {
+    this.beginTurn(performance.now());
     if (this.hasQueuedWork()) this.flush();
+  });
+  /**
+   * When this turn's connect work began (ms; 0: not yet). A flush reaps,
+   * its callers connect again in microtasks, and that flush reaps in turn:
+   * the chain never yields to the event loop on its own, so once a turn
+   * has spent TURN_TARGET_MS, staged connects wait until timers have run
+   * (in Bun an immediate queued from an immediate's microtasks can run
+   * before due timers do; a timer queued now runs behind them). A batch
+   * or less, the first of its turn, goes out whatever the clock says:
+   * connects started together go out together.
+   */
+  private turnStartedAt = 0;
+  private turnSubmittedConnects = false;
+  /** A flush for the connects a turn had no room for, once due timers have run. */
+  private readonly flushAfterTimers = new Coalesced("timers", () => {
+    this.beginTurn(performance.now());
+    this.flush();
   });
   /** After a turn that reaped: learn from it, and settle what it left. */
   private readonly turnEnd = new Coalesced("turn", () => this.endTurn());
@@ -410,6 +429,7 @@ export class Scheduler {
     request.slot = slot;
     this.pool.write(slot, request.peer, options.local, options.flags, options.timeoutMs);
     this.staged.push(slot);
+    this.startTurn();
     this.flushSoon.queue();
     return true;
   }
@@ -423,15 +443,14 @@ export class Scheduler {
   }
 
   /**
-   * The tick's one flush: queue the cancels, the closes and up to a batch of
-   * connects, then submit them all at once. Only a full queue makes it submit
-   * early, to make room for the rest.
+   * The tick's one flush: queue the cancels, the closes and a batch of
+   * connects, then submit them all at once. It submits again while the
+   * queue was full, or while connects are staged and the turn has room.
    */
   private flush(): void {
     if (this.isClosed) return;
     this.staged.retain(this.keepUnsettled);
     this.dropEndedWatches();
-    let connectsLeft = Math.min(this.staged.length, MAX_BATCH);
     let unsubmitted = this.submitBlocked;
     let submitted = 0;
     for (;;) {
@@ -445,9 +464,11 @@ export class Scheduler {
       queued += this.resetCloses.feed(this.prepareResetCloses, MAX_BATCH);
       queued += this.plainCloses.feed(this.preparePlainCloses, MAX_BATCH);
       queued += this.prepareWatches();
-      const connects = this.prepareConnects(connectsLeft);
-      connectsLeft -= connects;
-      queued += connects;
+      if (this.turnHasRoom() || (!this.turnSubmittedConnects && this.staged.length <= MAX_BATCH)) {
+        const connects = this.prepareConnects(Math.min(this.staged.length, MAX_BATCH));
+        if (connects > 0) this.turnSubmittedConnects = true;
+        queued += connects;
+      }
       if (queued > 0) unsubmitted = true;
       if (!unsubmitted) break;
       const ret = this.backend.submit();
@@ -457,12 +478,15 @@ export class Scheduler {
       if (this.submitBlocked) break;
       submitted += ret;
       unsubmitted = false;
-      const full = connectsLeft > 0 || this.hasQueuedWork(false);
-      if (!full || queued === 0) break;
+      if (queued === 0) break;
+      const more = this.hasQueuedWork(false) || (this.staged.length > 0 && this.turnHasRoom());
+      if (!more) break;
     }
     if (this.submitBlocked) {
       const { inFlight, orphaned } = this.pool.stats();
       if (inFlight + orphaned === 0) setTimeout(() => this.flush(), 1);
+    } else if (this.staged.length > 0 && !this.turnHasRoom()) {
+      this.flushAfterTimers.queue();
     } else if (this.hasQueuedWork()) {
       this.flushLater.queue();
     }
@@ -473,6 +497,29 @@ export class Scheduler {
     // timers and I/O). An empty round counts one, so the chain ends.
     if (submitted > 0) this.reapInTurn(1);
     this.holdLoop();
+  }
+
+  /**
+   * A turn's clock starts with its first staged connect: a caller that
+   * starts thousands in one loop has held the thread already, and their
+   * submits wait until timers have run.
+   */
+  private startTurn(): void {
+    if (this.turnStartedAt !== 0) return;
+    this.beginTurn(performance.now());
+    this.turnEnd.queue();
+  }
+
+  /** A new turn's clock (`now`), or none yet (0): nothing submitted in it so far. */
+  private beginTurn(now: number): void {
+    this.turnStartedAt = now;
+    this.turnSubmittedConnects = false;
+  }
+
+  /** Whether this turn may still submit connects. */
+  private turnHasRoom(): boolean {
+    this.startTurn();
+    return performance.now() - this.turnStartedAt < TURN_TARGET_MS;
   }
 
   // The flush's calls into the backend, made once (a closure per flush would allocate each time).
@@ -542,6 +589,7 @@ export class Scheduler {
 
   private onWake(): void {
     if (this.isClosed) return;
+    this.beginTurn(performance.now());
     this.reapInTurn(0);
     // Settled callers' next connects and closes join this flush: it runs after their microtasks.
     if (this.submitBlocked) this.flushSoon.queue();
@@ -564,6 +612,7 @@ export class Scheduler {
 
   /** The turn ended: the budget learns from it, and what it left is settled now. */
   private endTurn(): void {
+    this.beginTurn(0);
     const cutShort = this.reapCutShort;
     this.reapCutShort = false;
     this.reapBudget.endTurn(cutShort, performance.now());

@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Connector } from "../src/index.ts";
+import { TURN_TARGET_MS } from "../src/reap-budget.ts";
 import { expectClean, fdCount, runFixture, startChildServer, tempDir, waitFor, waitForAsync } from "./harness.ts";
 import { blackholeListener } from "./fixtures/sockets.ts";
 
@@ -67,4 +68,27 @@ test("after close(), closeFd closes at once and closing stays 0", async () => {
   connector.closeFd(fd, { reset: true });
   expect(connector.stats().closing).toBe(0);
   await waitForAsync(async () => (await server.counts()).open === 0, "the server to see the connection end");
+});
+
+test("connects started by a caller that held the thread past a turn's budget wait until due timers have run", async () => {
+  await using server = await startChildServer();
+  using connector = new Connector();
+  const baseline = fdCount();
+  const target = { host: "127.0.0.1", port: server.port };
+  const atTimer = new Promise<ReturnType<Connector["stats"]>>((resolve) => setTimeout(() => resolve(connector.stats()), 0));
+  // More than one submit's batch (128), started by a caller that then keeps the
+  // thread past the turn's budget: none of them goes to the kernel before
+  // the timer that was already due runs.
+  const count = 200;
+  const started = performance.now();
+  const connects = Array.from({ length: count }, () => connector.connectFd(target));
+  while (performance.now() - started <= TURN_TARGET_MS + 1) {}
+  const stats = await atTimer;
+  expect({ pending: stats.pending, inFlight: stats.inFlight }).toEqual({ pending: count, inFlight: 0 });
+  // Then every one of them connects.
+  const fds = await Promise.all(connects);
+  expect(new Set(fds).size).toBe(count);
+  for (const fd of fds) connector.closeFd(fd, { reset: true });
+  await waitFor(() => connector.stats().closing === 0, "every close to complete");
+  await expectClean(connector, baseline);
 });
