@@ -464,7 +464,7 @@ export class Scheduler {
       queued += this.resetCloses.feed(this.prepareResetCloses, MAX_BATCH);
       queued += this.plainCloses.feed(this.preparePlainCloses, MAX_BATCH);
       queued += this.prepareWatches();
-      if (this.turnHasRoom() || (!this.turnSubmittedConnects && this.staged.length <= MAX_BATCH)) {
+      if (this.mayPrepareConnects()) {
         const connects = this.prepareConnects(Math.min(this.staged.length, MAX_BATCH));
         if (connects > 0) this.turnSubmittedConnects = true;
         queued += connects;
@@ -479,13 +479,13 @@ export class Scheduler {
       submitted += ret;
       unsubmitted = false;
       if (queued === 0) break;
-      const more = this.hasQueuedWork(false) || (this.staged.length > 0 && this.turnHasRoom());
-      if (!more) break;
+      if (!this.hasQueuedWork(false) && !this.mayPrepareConnects()) break;
     }
     if (this.submitBlocked) {
       const { inFlight, orphaned } = this.pool.stats();
       if (inFlight + orphaned === 0) setTimeout(() => this.flush(), 1);
-    } else if (this.staged.length > 0 && !this.turnHasRoom()) {
+    } else if (this.staged.length > 0) {
+      // Left only when the turn had no room for them.
       this.flushAfterTimers.queue();
     } else if (this.hasQueuedWork()) {
       this.flushLater.queue();
@@ -516,10 +516,15 @@ export class Scheduler {
     this.turnSubmittedConnects = false;
   }
 
-  /** Whether this turn may still submit connects. */
-  private turnHasRoom(): boolean {
+  /**
+   * Whether staged connects may go out now: while the turn has room, or a
+   * batch or less as the turn's first.
+   */
+  private mayPrepareConnects(): boolean {
+    if (this.staged.length === 0) return false;
     this.startTurn();
-    return performance.now() - this.turnStartedAt < TURN_TARGET_MS;
+    if (performance.now() - this.turnStartedAt < TURN_TARGET_MS) return true;
+    return !this.turnSubmittedConnects && this.staged.length <= MAX_BATCH;
   }
 
   // The flush's calls into the backend, made once (a closure per flush would allocate each time).
